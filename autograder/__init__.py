@@ -1,0 +1,1 @@
+Autograder package

@@ -1,0 +1,48 @@
+"""What crosses between the batch scheduler and a grading worker.
+
+Plain, picklable dataclasses: a job names one submitted notebook and carries everything the
+worker needs (the instructor's version of the notebook, the student's probe seeds, limits),
+so a worker on another machine needs no access to the course directory or its secret.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: float = 30.0       # seconds one cell (or one probe call) may run
+    notebook_timeout: float = 300.0  # seconds for the whole notebook
+    memory_mb: int = 2048            # memory of the child that runs student code
+    output_bytes: int = 100_000      # stored output per cell; the rest is cut with a note
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    assignment: str
+    student: str
+    notebook: str                 # name without .ipynb
+    submitted_path: str           # the student's file; read only, never modified
+    instructor_nb_json: str       # the instructor's (source) notebook, with hidden tests
+    seeds: dict[str, int]         # exercise name -> hidden-probe seed for this student
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class CellResult:
+    score: float
+    max_score: float
+    diagnoses: list[str] = field(default_factory=list)  # compare.py codes, for the report
+    message: str = ""                                     # what the student reads
+
+
+@dataclass
+class NotebookResult:
+    assignment: str
+    student: str
+    notebook: str
+    status: str                   # "graded" | "failed" (reason in problems)
+    autograded_nb_json: str | None
+    cells: dict[str, CellResult] = field(default_factory=dict)  # grade_id -> result
+    problems: list[str] = field(default_factory=list)           # tampering, kernel death, bad input
+    timings: dict[str, float] = field(default_factory=dict)
