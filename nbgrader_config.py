@@ -1,0 +1,77 @@
+"""nbgrader configuration for the course "Jacobians in deep learning".
+
+The directory holding this file IS the course root: `source/`, `release/`, `submitted/`,
+`autograded/`, `feedback/` and the gradebook all live beside it. Copy the whole repository
+(or `git clone` it) to start a new offering; nothing here names an absolute path.
+
+Environment overrides (all optional):
+
+    NBGRADER_DB_URL         gradebook database URL. Default: SQLite file `gradebook.db` in the
+                            course root. For PostgreSQL use e.g.
+                            postgresql://grader:secret@db.example.org:5432/jacobians
+                            (install a driver first: `.venv/bin/pip install psycopg2-binary`).
+    NBGRADER_EXCHANGE_ROOT  the exchange directory through which assignments are released,
+                            submitted and returned. Default: `<course root>/exchange`, so one
+                            instructor on one machine needs no shared /srv path. On a
+                            JupyterHub point it at a directory every user can reach
+                            (nbgrader's usual choice is /srv/nbgrader/exchange).
+    NBGRADER_COURSE_ID      the course id students fetch from (default: jacobians-dl).
+    NBGRADER_CELL_TIMEOUT   seconds one cell may run during autograde (default: 120).
+"""
+import os
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# --- the course -------------------------------------------------------------------------
+c.CourseDirectory.course_id = os.environ.get("NBGRADER_COURSE_ID", "jacobians-dl")
+c.CourseDirectory.root = COURSE_ROOT
+
+# --- the gradebook ------------------------------------------------------------------------
+# SQLite in the course root unless NBGRADER_DB_URL says otherwise (see the docstring).
+c.CourseDirectory.db_url = os.environ.get(
+    "NBGRADER_DB_URL", "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db")
+)
+
+# --- the exchange -------------------------------------------------------------------------
+# Course-local by default; nbgrader creates the directory (mode 0777) on first release.
+c.Exchange.root = os.environ.get(
+    "NBGRADER_EXCHANGE_ROOT", os.path.join(COURSE_ROOT, "exchange")
+)
+
+# --- the assignment -----------------------------------------------------------------------
+c.CourseDirectory.db_assignments = [dict(name="jacobians")]
+
+# --- execution (validate, autograde) ------------------------------------------------------
+# Seconds one cell may run before it is interrupted and marked as timed out; the hidden
+# probes of relu_vjp use vectors of 10**7 entries, so leave headroom above a few seconds.
+c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "120"))
+c.Execute.interrupt_on_timeout = True
+# Seconds to wait for a kernel (with torch) to start.
+c.Execute.startup_timeout = 120
+
+# --- what students get in place of the solutions ---------------------------------------------
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\nraise NotImplementedError()",
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# --- feedback -------------------------------------------------------------------------------
+# Hide the content of the hidden tests in the HTML feedback returned to students
+# (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.ClearHiddenTests",
+]
+
+# ===========================================================================================
+# HARDENED AUTOGRADE ROUTING (owned by the lead; issue 5).
+# Routes stock `nbgrader autograde` and the Formgrader's autograde button through the
+# project's trusted grading path (autograder/preprocessor.py). Added below this line.
+# ===========================================================================================
