@@ -1,0 +1,72 @@
+"""Plain data that flows through the grading engine.
+
+Everything an untrusted child sends back (``Outcome`` and what it holds) is plain data:
+``None``, bools, ints, floats, strings, float64 numpy arrays, tuples of those and the small
+frozen dataclasses below. Nothing here holds a reference to student objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Unconvertible:
+    """A return value we could not turn into numbers (a dict, a sympy matrix, ...)."""
+    type_name: str
+    text: str  # a short repr, for feedback
+
+
+# None | bool | int | float | str | np.ndarray (float64) | tuple[PlainValue, ...] | Unconvertible
+PlainValue = Union[None, bool, int, float, str, np.ndarray, tuple, Unconvertible]
+
+
+@dataclass(frozen=True)
+class StudentError:
+    """An exception raised by the student's function, located in the student's own code."""
+    exc_type: str
+    message: str
+    lineno: int | None = None
+    line: str = ""           # the source text of that line, stripped
+    function: str = ""       # name of the function the line belongs to
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened when the student's function was called on one probe."""
+    value: Any                                  # a PlainValue
+    type_name: str                              # type of the raw return value, e.g. "torch.Tensor(float32)"
+    error: StudentError | None = None
+    autograd_calls: tuple[str, ...] = ()        # autograd seen running during the call (tracer)
+    stderr: str = ""                            # warnings and stderr output, captured
+    stdout: str = ""                            # what the function printed, captured
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The reference for one probe.
+
+    ``value`` is the autograd result (float64 array, a tuple for shapes, a float for
+    fractions). Exercises graded by a property (``dead_input``) set ``check`` instead: a
+    function ``check(array) -> (passed, diagnosis, message)``; ``describe`` says in words what
+    was expected.
+    """
+    value: Any = None
+    check: Callable[[np.ndarray], tuple[bool, str, str]] | None = None
+    describe: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    diagnosis: str          # short code: ok, wrong_shape, transpose, sign, scaled, ...
+    message: str            # one or two sentences in the student's terms
+    label: str = ""         # which probe
+    hidden: bool = False
+    inputs: str = ""        # the probe input, abbreviated, to reproduce the failure
+    expected: str = ""      # the expected answer, abbreviated
+    got: str = ""           # what the student returned, abbreviated
+    details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (stderr, hints)
