@@ -1,0 +1,69 @@
+"""Shared fixtures for the whole suite.
+
+Session-scoped and read-only unless said otherwise; copy before modifying.
+
+* ``repo_root``        -- the repository (= the course root of the real course)
+* ``course_template``  -- a temp course built from the repo (config + source/) on which
+                          `nbgrader generate_assignment jacobians` has run: release/ and a
+                          gradebook that knows the assignment. Never modify it.
+* ``course``           -- (function scope) a private, writable copy of ``course_template``
+* ``make_class``       -- (function scope) ``make_class({"ada": "perfect", ...})`` writes
+                          submitted/ into a fresh copy of the template and returns its root
+* ``regenerate``       -- the scripts/regenerate.py module (build_release, build_solutions)
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from autograder import samples  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def regenerate():
+    spec = importlib.util.spec_from_file_location("regenerate", REPO / "scripts" / "regenerate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def course_template(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("course-template") / "course"
+    samples.make_course(root, release=False)
+    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
+    return root
+
+
+@pytest.fixture
+def course(course_template, tmp_path) -> Path:
+    dest = tmp_path / "course"
+    shutil.copytree(course_template, dest)
+    return dest
+
+
+@pytest.fixture
+def make_class(course_template, tmp_path):
+    counter = {"n": 0}
+
+    def build(roster) -> Path:
+        counter["n"] += 1
+        dest = tmp_path / f"class{counter['n']}"
+        shutil.copytree(course_template, dest)
+        samples.write_class(dest, roster)
+        return dest
+
+    return build

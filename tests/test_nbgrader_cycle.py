@@ -1,0 +1,135 @@
+"""The instructor's whole cycle with the REAL nbgrader CLI on a temp course:
+
+generate_assignment -> release_assignment -> (students) fetch_assignment, answer, submit
+-> collect -> autograde -> generate_feedback -> export
+
+with a course-local exchange and three students: one who hands in the worked solutions, one
+who hands in the untouched release, and one with a typical mistake in every notebook (plus a
+right answer that emits a Python warning). Autograde costs seconds per notebook, so the
+class is built once per module and every test reads its results.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from autograder import samples
+
+pytestmark = pytest.mark.slow
+
+A = samples.ASSIGNMENT
+COURSE_ID = "jacobians-dl"
+MIXED = ["transposed_jacobian", "warning_but_correct", "chain_in_wrong_order",
+         "full_matrix_vjp", "missing_sigmoid_derivative"]
+ROSTER = {"perfect_pat": "perfect", "blank_bo": "blank", "mixed_mo": MIXED}
+
+
+def _student(args, home: Path, exchange: Path, student: str):
+    env = samples.course_env(home, {"HOME": str(home)})
+    return samples.nbgrader(*args, "--course", COURSE_ID, f"--Exchange.root={exchange}",
+                            cwd=home, env=env)
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cycle")
+    course = samples.make_course(tmp / "course", release=False)
+    exchange = course / "exchange"
+    run = {}
+
+    def instructor(*args):
+        proc = samples.nbgrader(*args, cwd=course, env=samples.course_env(course))
+        run[args[0]] = proc.stdout + proc.stderr
+        return proc
+
+    instructor("generate_assignment", A, "--force")
+    instructor("release_assignment", A)
+    assert (exchange / COURSE_ID / "outbound" / A / "jacobian.ipynb").exists()
+
+    for student, spec in ROSTER.items():
+        home = tmp / "home" / student
+        home.mkdir(parents=True)
+        _student(["fetch_assignment", A], home, exchange, student)
+        fetched = home / A
+        assert sorted(p.stem for p in fetched.glob("*.ipynb")) == sorted(samples.NOTEBOOKS)
+        samples.write_submission(fetched, spec, release_dir=fetched,
+                                 source_dir=course / "source" / A)
+        _student(["submit", A, "--student", student], home, exchange, student)
+
+    instructor("collect", A)
+    instructor("autograde", A)
+    instructor("generate_feedback", A)
+    instructor("export", "--to", str(course / "grades.csv"))
+    return {"course": course, "log": run,
+            "scores": samples.gradebook_scores(course)}
+
+
+def test_collect_puts_each_submission_in_place(cycle):
+    for student in ROSTER:
+        folder = cycle["course"] / "submitted" / student / A
+        assert sorted(p.stem for p in folder.glob("*.ipynb")) == sorted(samples.NOTEBOOKS)
+        assert (folder / "timestamp.txt").exists()
+
+
+def test_perfect_submission_gets_every_autograded_point(cycle):
+    scores = cycle["scores"]["perfect_pat"]
+    points = samples.test_points(cycle["course"] / "source" / A)
+    assert {gid: scores[gid] for gid in points} == points
+    assert sum(scores[gid] for gid in points) == 29
+
+
+def test_blank_submission_gets_nothing(cycle):
+    scores = cycle["scores"]["blank_bo"]
+    assert sum(scores[nb] for nb in samples.NOTEBOOKS) == 0
+
+
+def test_each_mistake_loses_points_only_where_it_is(cycle):
+    scores = cycle["scores"]["mixed_mo"]
+    expected = samples.expected_scores(MIXED, cycle["course"] / "source" / A)
+    wrong = {gid: (scores.get(gid), lo_hi) for gid, lo_hi in expected.items()
+             if not lo_hi[0] <= scores.get(gid, -1) <= lo_hi[1]}
+    assert not wrong, f"score outside the expected range: {wrong}"
+
+
+def test_a_warning_costs_nothing(cycle):
+    assert cycle["scores"]["mixed_mo"]["test_affine_jacobian"] == 1.0
+
+
+def test_export_writes_the_scores(cycle):
+    with open(cycle["course"] / "grades.csv", newline="") as fh:
+        rows = {row["student_id"]: row for row in csv.DictReader(fh)}
+    assert set(rows) == set(ROSTER)
+    assert float(rows["perfect_pat"]["raw_score"]) == 29.0
+    assert float(rows["blank_bo"]["raw_score"]) == 0.0
+    assert 0 < float(rows["mixed_mo"]["raw_score"]) < 29
+    assert float(rows["perfect_pat"]["max_score"]) == 33.0
+
+
+def _feedback(cycle, student, notebook) -> str:
+    path = cycle["course"] / "feedback" / student / A / f"{notebook}.html"
+    assert path.exists(), f"no feedback at {path}"
+    return path.read_text()
+
+
+@pytest.mark.parametrize("student", list(ROSTER))
+def test_every_student_gets_feedback_without_hidden_tests(cycle, student):
+    for notebook in samples.NOTEBOOKS:
+        html = _feedback(cycle, student, notebook)
+        assert "hidden=True" not in html
+        assert "BEGIN HIDDEN TESTS" not in html
+
+
+def test_feedback_shows_scores(cycle):
+    html = _feedback(cycle, "perfect_pat", "jacobian")
+    # 7 autograded points; the explanation (1 point) is graded by hand later
+    assert "7.0" in html and "8.0" in html
+    assert "Score:" in html or "score" in html.lower()
+
+
+def test_feedback_names_the_mistake(cycle):
+    html = _feedback(cycle, "mixed_mo", "jacobian").lower()
+    assert "transpose" in html
+    assert "jacobian_by_hand" in html
