@@ -17,6 +17,8 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.setup-stamp
 ASSIGNMENT := jacobians
 PYTEST_ARGS ?=
+# nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test release solutions bench lab clean-demo chromium
 

@@ -40,9 +40,6 @@ c.Exchange.root = os.environ.get(
     "NBGRADER_EXCHANGE_ROOT", os.path.join(COURSE_ROOT, "exchange")
 )
 
-# --- the assignment -----------------------------------------------------------------------
-c.CourseDirectory.db_assignments = [dict(name="jacobians")]
-
 # --- execution (validate, autograde) ------------------------------------------------------
 # Seconds one cell may run before it is interrupted and marked as timed out; the hidden
 # probes of relu_vjp use vectors of 10**7 entries, so leave headroom above a few seconds.
