@@ -26,11 +26,12 @@ class NotebookJob:
     instructor_nb_json: str       # the instructor's (source) notebook, with hidden tests
     seeds: dict[str, int]         # exercise name -> hidden-probe seed for this student
     limits: Limits = field(default_factory=Limits)
+    hide_paths: tuple[str, ...] = ()  # more paths student code must not see (besides the course's secrets)
 
 
 @dataclass
 class CellResult:
-    score: float
+    score: float | None           # None: a manually graded answer waiting for the instructor
     max_score: float
     diagnoses: list[str] = field(default_factory=list)  # compare.py codes, for the report
     message: str = ""                                     # what the student reads

@@ -1,0 +1,342 @@
+"""Grade one submitted notebook on the trusted side of the sandbox.
+
+    submitted notebook ──read──▶ cell plan (instructor's test cells win) ──▶ child runs the
+    student's cells ──▶ for each test cell: child returns the student's values on the probes,
+    we compare them with autograd here ──▶ scores, feedback and the autograded notebook.
+
+Test cell code never runs in the student's process: a test cell's ``grade_id``
+(``test_<name>``) names the registry entry that says how to grade it. The child is asked
+only "what does your function return for this input?", and its answers are plain data.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+
+import nbformat
+
+from autograder import exercises, feedback, policy, scoring
+from autograder.compare import judge
+from autograder.jobs import CellResult, NotebookJob, NotebookResult
+from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
+from autograder.sandbox.reports import CellReport
+from autograder.values import Outcome, StudentError
+
+TEST_PREFIX = "test_"
+# What in a course root student code must never see while it runs.
+COURSE_SECRETS = ("source", "solutions", "submitted", "autograded", "feedback", "exchange", "release",
+                  "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench")
+
+
+# ---- reading ------------------------------------------------------------------------
+
+class BadSubmission(Exception):
+    """The submitted file cannot be read as a notebook; the message says why, for the student."""
+
+
+def read_submission(path: str) -> nbformat.NotebookNode:
+    if not os.path.exists(path):
+        raise BadSubmission("the notebook was not submitted")
+    if os.path.getsize(path) == 0:
+        raise BadSubmission("the submitted notebook is an empty (0-byte) file")
+    try:
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the student's file, said in words
+        raise BadSubmission(f"the submitted file is not a readable notebook ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
+    if nb.get("nbformat", 0) < 4:
+        try:
+            nb = nbformat.convert(nb, 4)
+        except Exception:  # noqa: BLE001
+            raise BadSubmission(f"the notebook uses nbformat {nb.get('nbformat')}, which cannot be upgraded") from None
+    if not isinstance(nb.get("cells"), list):
+        raise BadSubmission("the notebook has no cells")
+    return nb
+
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _grade_id(cell) -> str | None:
+    gid = _meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
+
+
+def _is_test(cell) -> bool:
+    meta = _meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+# ---- planning: the instructor's cells win --------------------------------------------
+
+def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode) -> tuple[list, list[str]]:
+    """The student's cells with every locked instructor cell restored, and what was tampered with.
+
+    Like nbgrader's OverwriteCells, but also restores deleted, duplicated, retyped or moved
+    test cells: each instructor test cell stands right after the student's last cell that
+    precedes it in the instructor's order (normally its solution cell).
+    """
+    locked = {gid: c for c in instructor.cells
+              if (gid := _grade_id(c)) and (_meta(c).get("locked") or _is_test(c))}
+    graded_meta = {gid: _meta(c) for c in instructor.cells if (gid := _grade_id(c))}
+    problems, plan, seen = [], [], set()
+    for cell in student.cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            problems.append("a malformed cell was dropped")
+            continue
+        gid = _grade_id(cell)
+        if gid in seen and gid in graded_meta:
+            problems.append(f"cell '{gid}' appears more than once; only its first copy counts")
+            continue
+        if gid in locked:
+            seen.add(gid)
+            original = locked[gid]
+            if cell.get("cell_type") != original.cell_type:
+                problems.append(f"cell '{gid}' was changed from {original.cell_type} to {cell.get('cell_type')}")
+            elif _source(cell) != _source(original):
+                problems.append(f"locked cell '{gid}' was edited; the instructor's version was used")
+            elif {k: v for k, v in _meta(cell).items() if k != "checksum"} != \
+                    {k: v for k, v in _meta(original).items() if k != "checksum"}:
+                problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
+            plan.append(copy.deepcopy(original))
+            continue
+        cell = copy.deepcopy(nbformat.from_dict(cell))
+        if gid in graded_meta:
+            seen.add(gid)
+            if {k: v for k, v in _meta(cell).items() if k != "checksum"} != \
+                    {k: v for k, v in graded_meta[gid].items() if k != "checksum"}:
+                problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
+                cell.metadata["nbgrader"] = {**graded_meta[gid], "checksum": _meta(cell).get("checksum")}
+        elif _meta(cell).get("grade") or _meta(cell).get("locked"):
+            problems.append(f"a cell claims to be graded ('{gid}') but is not in the assignment; ignored")
+            cell.metadata.pop("nbgrader", None)
+        plan.append(cell)
+    _restore_missing(instructor, plan, locked, seen, problems)
+    _keep_tests_after_solutions(plan)
+    return plan, problems
+
+
+def _restore_missing(instructor, plan, locked, seen, problems) -> None:
+    order = [_grade_id(c) for c in instructor.cells]
+    for gid, original in locked.items():
+        if gid in seen:
+            continue
+        if _is_test(original):
+            problems.append(f"test cell '{gid}' was missing; the instructor's version was restored")
+        # after the student's copy of the nearest preceding graded cell, else at the end
+        before = order[:order.index(gid)]
+        at = len(plan)
+        for i, cell in enumerate(plan):
+            if _grade_id(cell) in before:
+                at = i + 1
+        plan.insert(at, copy.deepcopy(original))
+
+
+def _keep_tests_after_solutions(plan: list) -> None:
+    """A test cell moved above its function's solution cell goes back below it."""
+    for name in exercises.EXERCISES:
+        ids = [_grade_id(c) for c in plan]
+        if TEST_PREFIX + name in ids and name in ids and ids.index(TEST_PREFIX + name) < ids.index(name):
+            plan.insert(ids.index(name), plan.pop(ids.index(TEST_PREFIX + name)))
+
+
+# ---- grading ------------------------------------------------------------------------
+
+def _stream(text: str, name: str = "stdout"):
+    return nbformat.v4.new_output("stream", name=name, text=text)
+
+
+def _score_output(score: float):
+    return nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)
+
+
+def _sanitise(outputs: list) -> list:
+    """Rebuild the child's outputs from their plain fields only (nothing it sends is kept as-is)."""
+    clean = []
+    for out in outputs if isinstance(outputs, list) else []:
+        kind = out.get("output_type") if isinstance(out, dict) else None
+        if kind == "stream" and out.get("name") in ("stdout", "stderr"):
+            clean.append(_stream(str(out.get("text", "")), out["name"]))
+        elif kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
+            data = {str(k): str(v) for k, v in out["data"].items()}
+            extra = {"execution_count": None} if kind == "execute_result" else {}
+            clean.append(nbformat.v4.new_output(kind, data=data, **extra))
+        elif kind == "error":
+            clean.append(nbformat.v4.new_output("error", ename=str(out.get("ename", "Error")),
+                                                evalue=str(out.get("evalue", "")),
+                                                traceback=[str(t) for t in out.get("traceback", [])]))
+    return clean
+
+
+def grade_exercise(session, exercise, seed: int, sources: list[str], timeout: float,
+                   deadline: float) -> tuple[float, list, str | None]:
+    """Probe the student's function through the child; judge every answer here, with autograd."""
+    verdicts, outcomes = [], []
+    for probe in exercises.probes(exercise, seed):
+        expected = exercise.reference(probe)
+        try:
+            outcome = session.call(exercise.name, probe, exercise.by_hand,
+                                   min(timeout, max(deadline - time.monotonic(), 0.1)))
+            if not isinstance(outcome, Outcome):
+                outcome = _failed("ProtocolError", "the grader received something that is not an answer")
+        except Interrupted:
+            outcome = _failed("TimeoutError", f"the function did not return within {timeout:g} seconds")
+        outcomes.append(outcome)
+        verdicts.append(judge(exercise, probe, outcome, expected))
+    violation = _violation(exercise, sources, outcomes) if exercise.by_hand else None
+    return scoring.score(exercise, verdicts, violation), verdicts, violation
+
+
+def _violation(exercise, sources: list[str], outcomes: list[Outcome]) -> str | None:
+    """Autograd in a by-hand exercise: found in the code (here, trusted) or seen running (child)."""
+    found = list(policy.static_violations(sources, exercise.name))
+    for outcome in outcomes:
+        found += [str(c) for c in outcome.autograd_calls if str(c) not in found]
+    if not found:
+        return None
+    return (f"{exercise.name} must compute its Jacobian by hand, but it uses autograd ("
+            + "; ".join(found[:3]) + "), so this exercise scores 0.")
+
+
+def _failed(exc_type: str, message: str) -> Outcome:
+    return Outcome(value=None, type_name="NoneType", error=StudentError(exc_type=exc_type, message=message))
+
+
+def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
+    started = time.monotonic()
+    result = NotebookResult(job.assignment, job.student, job.notebook, "graded", None)
+    try:
+        student = read_submission(job.submitted_path)
+    except BadSubmission as exc:
+        return _unreadable(job, result, str(exc))
+    instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
+    plan, result.problems = plan_cells(instructor, student)
+    sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
+    sandbox = sandbox or shared_sandbox()
+    limits = job.limits
+    deadline = started + limits.notebook_timeout
+    dead: str | None = None
+    with sandbox.session(os.path.dirname(job.submitted_path), _hide_paths(job), limits.memory_mb,
+                         limits.output_bytes) as session:
+        result.timings["start"] = time.monotonic() - started
+        count = 0
+        for cell in plan:
+            gid = _grade_id(cell)
+            if cell.cell_type != "code":
+                if gid and _meta(cell).get("grade"):
+                    result.cells[gid] = _manual_cell(cell)
+                continue
+            count += 1
+            cell.execution_count = count
+            cell.outputs = []
+            if dead is None and time.monotonic() > deadline:
+                dead = f"ran past the notebook's {limits.notebook_timeout:g} s limit"
+                session.kill(dead)
+            name = gid[len(TEST_PREFIX):] if gid and _is_test(cell) else None
+            if name in exercises.EXERCISES:
+                result.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), job, sources,
+                                                     limits, deadline, dead)
+                dead = dead or session.dead
+            elif dead:
+                cell.outputs = [_stream(f"Not run: {dead}.\n", "stderr")]
+                if _is_test(cell):
+                    result.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
+            else:
+                dead = _run_code_cell(session, cell, limits)
+                if _is_test(cell):   # a test cell the registry does not know: nbgrader's own rule
+                    result.cells[gid] = _untrusted_test_cell(cell)
+                    result.problems.append(f"test cell '{gid}' is not in the grading registry; "
+                                           "it was scored from its own output")
+        if session.isolation:
+            result.timings["isolation"] = session.isolation
+    if dead:
+        result.problems.append(f"the notebook's process {dead}; cells after that scored 0")
+    student.cells = plan
+    result.autograded_nb_json = nbformat.writes(student)
+    result.timings["total"] = time.monotonic() - started
+    return result
+
+
+def _grade_test_cell(session, cell, exercise, job, sources, limits, deadline, dead) -> CellResult:
+    points = float(_meta(cell).get("points", exercise.points))
+    if dead:
+        cell.outputs = [_stream(f"Not graded: the notebook's process {dead}.\nScore: 0/{points:g}\n")]
+        return CellResult(0.0, points, ["not_run"], f"not graded: the notebook's process {dead}")
+    try:
+        score, verdicts, violation = grade_exercise(session, exercise, job.seeds[exercise.name], sources,
+                                                    limits.cell_timeout, deadline)
+    except ChildDied as exc:
+        cell.outputs = [_stream(f"Not graded: the notebook's process {exc}.\nScore: 0/{points:g}\n")]
+        return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
+    score = min(score * points / exercise.points, points)   # the instructor's points are what count
+    text = feedback.render(exercise, verdicts, violation)
+    cell.outputs = [_stream(text), _score_output(round(score, 2))]
+    diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
+    return CellResult(round(score, 2), points, diagnoses, text)
+
+
+def _run_code_cell(session, cell, limits) -> str | None:
+    """Run one ordinary cell in the child; return why the child died, if it did."""
+    try:
+        report = session.run_cell(_source(cell), limits.cell_timeout)
+    except Interrupted as exc:
+        report = exc.reply if isinstance(exc.reply, CellReport) else CellReport()
+        report.outputs = list(report.outputs) + [{
+            "output_type": "error", "ename": "CellTimeoutError", "evalue": str(exc),
+            "traceback": [f"CellTimeoutError: this cell {exc}"]}]
+    except ChildDied as exc:
+        cell.outputs = [nbformat.v4.new_output("error", ename="KernelDied", evalue=str(exc),
+                                               traceback=[f"The notebook's process {exc}."])]
+        return str(exc)
+    if not isinstance(report, CellReport):
+        session.kill("sent something that is not a cell report")
+        return session.dead
+    cell.outputs = _sanitise(report.outputs)
+    if report.truncated:
+        cell.outputs.append(_stream(f"[output cut at {limits.output_bytes} bytes]\n"))
+    return None
+
+
+def _untrusted_test_cell(cell) -> CellResult:
+    from nbgrader.utils import determine_grade
+    score, points = determine_grade(cell)
+    return CellResult(float(score or 0.0), points, [], "")
+
+
+def _manual_cell(cell) -> CellResult:
+    from nbgrader.utils import compute_checksum
+    meta = _meta(cell)
+    blank = meta.get("checksum") == compute_checksum(cell)
+    return CellResult(0.0 if blank else None, float(meta.get("points", 0)), ["blank"] if blank else [], "")
+
+
+def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> NotebookResult:
+    """Nothing to run: every graded cell of this notebook scores 0, with the reason."""
+    instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
+    for cell in instructor.cells:
+        gid = _grade_id(cell)
+        if gid and _meta(cell).get("grade"):
+            result.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["unreadable"], reason)
+    result.status = "failed"
+    result.problems.append(reason)
+    return result
+
+
+def _hide_paths(job: NotebookJob) -> tuple[str, ...]:
+    """The course root's secrets (found above the submission), and whatever the job adds."""
+    paths = list(job.hide_paths)
+    folder = os.path.dirname(os.path.abspath(job.submitted_path))
+    while folder != os.path.dirname(folder):
+        if os.path.exists(os.path.join(folder, "nbgrader_config.py")):
+            paths += [os.path.join(folder, name) for name in COURSE_SECRETS]
+            break
+        folder = os.path.dirname(folder)
+    return tuple(paths)

@@ -1,0 +1,194 @@
+"""The trust boundary: student code runs only in children forked from a clean zygote.
+
+``Sandbox`` lives in a trusted worker process and owns one zygote. ``Sandbox.session(...)``
+forks a confined child for one notebook and returns a ``Session`` whose ``run_cell`` and
+``call`` enforce the time limits from this side: a cell past its limit gets SIGINT, then
+SIGKILL; a child that dies, hangs or talks nonsense raises ``ChildDied`` and is reaped with
+everything it started.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+
+from autograder.sandbox import wire
+from autograder.sandbox.isolation import Confinement
+from autograder.sandbox.reports import Ready
+
+INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
+STARTUP_TIMEOUT = 180.0      # the zygote's first torch import on a cold disk
+
+
+class ChildDied(Exception):
+    """The child is gone (crashed, killed, timed out, or broke the protocol)."""
+
+
+class Interrupted(Exception):
+    """A request ran past its time limit; the child answered SIGINT and lives on."""
+
+    def __init__(self, message: str, reply):
+        super().__init__(message)
+        self.reply = reply
+
+
+class Session:
+    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int):
+        self.sandbox, self.sock, self.pid = sandbox, sock, pid
+        self.dead: str | None = None
+        self.isolation: list[str] = []
+
+    def _roundtrip(self, request: dict, timeout: float):
+        if self.dead:
+            raise ChildDied(self.dead)
+        try:
+            wire.send_request(self.sock, request)
+            finished = self._wait(timeout)
+            if not finished:
+                self._signal(signal.SIGINT)
+                if not self._wait(INTERRUPT_GRACE):
+                    self._die(f"did not finish within {timeout:g} s and ignored the interrupt")
+            reply = self._read()
+        except (OSError, EOFError, wire.WireError) as exc:
+            self._die(self._death_reason(exc))
+        if not finished:
+            raise Interrupted(f"did not finish within {timeout:g} s and was interrupted", reply)
+        return reply
+
+    def _wait(self, timeout: float) -> bool:
+        return bool(select.select([self.sock], [], [], max(timeout, 0.0))[0])
+
+    def _read(self):
+        self.sock.settimeout(60.0)   # a child that sends half a message must not stall us
+        try:
+            return wire.recv_reply(self.sock)
+        finally:
+            self.sock.settimeout(None)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _death_reason(self, exc: Exception) -> str:
+        status = self.sandbox.reap()
+        if isinstance(exc, wire.WireError):
+            return f"sent a malformed reply ({exc}); the process was stopped"
+        if "SIGKILL" in status:
+            return "was killed (SIGKILL), most likely for using more memory than allowed"
+        if "SIGSEGV" in status or "SIGBUS" in status or "SIGABRT" in status:
+            return f"crashed ({status.split('(')[-1].rstrip(')')})"
+        return f"stopped unexpectedly ({status})"
+
+    def kill(self, reason: str) -> None:
+        self._signal(signal.SIGKILL)
+        self.dead = reason
+
+    def _die(self, reason: str):
+        self.kill(reason)
+        raise ChildDied(reason)
+
+    def start(self, timeout: float) -> None:
+        if not self._wait(timeout):
+            self._die("did not start")
+        try:
+            ready = self._read()
+        except (OSError, EOFError, wire.WireError) as exc:
+            self._die(self._death_reason(exc))
+        if not isinstance(ready, Ready):
+            self._die("did not start properly")
+        self.isolation = list(ready.isolation)
+
+    def run_cell(self, source: str, timeout: float):
+        return self._roundtrip({"op": "run", "source": source}, timeout)
+
+    def call(self, name: str, probe, by_hand: bool, timeout: float):
+        return self._roundtrip({"op": "call", "name": name, "probe": probe, "by_hand": by_hand}, timeout)
+
+
+class Sandbox:
+    """One zygote per trusted worker process; one confined child per notebook."""
+
+    def __init__(self):
+        self._control: socket.socket | None = None
+        self._zygote: subprocess.Popen | None = None
+        # A uid of this sandbox's own (unique on this machine while we live): killing that
+        # uid's processes ends exactly one submission's tree.
+        self.uid = 200_000 + os.getpid() if os.geteuid() == 0 else None
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._zygote = subprocess.Popen([sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno())],
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        ours.settimeout(STARTUP_TIMEOUT)
+        if json.loads(ours.recv(1 << 16) or b"{}").get("ready") is not True:
+            raise RuntimeError("the grading sandbox failed to start")
+        ours.settimeout(None)
+        self._control = ours
+
+    def _command(self, request: dict, fds=()) -> dict:
+        if self._control is None or self._zygote.poll() is not None:
+            self._start()
+        socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        return json.loads(self._control.recv(1 << 16))
+
+    def reap(self) -> str:
+        return self._command({"op": "reap"})["status"]
+
+    @contextmanager
+    def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
+                start_timeout: float = 30.0):
+        scratch = tempfile.mkdtemp(prefix="autograder-run-")
+        try:
+            if files_dir and os.path.isdir(files_dir):
+                shutil.copytree(files_dir, scratch, dirs_exist_ok=True, symlinks=True)
+            if self.uid is not None:
+                for root, dirs, files in os.walk(scratch):
+                    for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                        os.lchown(name, self.uid, self.uid)
+            os.chmod(scratch, 0o700)
+            conf = Confinement(uid=self.uid, scratch=scratch, hide_paths=tuple(hide_paths), memory_mb=memory_mb)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap},
+                                      fds=[theirs.fileno()])
+            finally:
+                theirs.close()
+            session = Session(self, ours, reply["pid"])
+            try:
+                session.start(start_timeout)
+                yield session
+            finally:
+                ours.close()
+                self.reap()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.kill()
+            self._zygote.wait()
+            self._control.close()
+            self._zygote = self._control = None
+
+
+_SHARED: Sandbox | None = None
+
+
+def shared_sandbox() -> Sandbox:
+    """The sandbox of this process (a grading worker keeps one zygote for all its jobs)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Sandbox()
+    return _SHARED

@@ -1,0 +1,160 @@
+"""The disposable child: everything here runs in the process that executes student code.
+
+Nothing computed here is trusted. The child runs the student's cells in an IPython shell,
+calls the student's functions on the probes the grader sends, and reports back plain data
+only (cell outputs as text and images, Outcomes as numbers and arrays). Scores, references
+and comparisons live on the other side of the socket.
+"""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+
+from autograder.sandbox import wire
+from autograder.sandbox.isolation import Confinement, confine
+from autograder.sandbox.reports import CellReport, Ready
+
+KEPT_MIME = ("text/plain", "text/latex", "text/markdown", "image/png", "image/jpeg")
+
+
+class OutputCollector:
+    """Cell outputs in nbformat shape, capped in size (a 50 MB print keeps its first part)."""
+
+    def __init__(self, cap_bytes: int):
+        self.cap = cap_bytes
+        self.outputs: list[dict] = []
+        self.size = 0
+        self.truncated = False
+
+    def _room(self, n: int) -> bool:
+        if self.size + n > self.cap:
+            self.truncated = True
+            return False
+        self.size += n
+        return True
+
+    def stream(self, name: str, text: str) -> None:
+        if not text:
+            return
+        if self.size + len(text) > self.cap:
+            text = text[: max(0, self.cap - self.size)]
+            self.truncated = True
+        self.size += len(text)
+        if self.outputs and self.outputs[-1].get("name") == name:
+            self.outputs[-1]["text"] += text
+        elif text:
+            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+
+    def rich(self, kind: str, data: dict, execution_count=None) -> None:
+        data = {k: v if isinstance(v, str) else str(v) for k, v in data.items() if k in KEPT_MIME}
+        if not data or not self._room(sum(len(v) for v in data.values())):
+            return
+        output = {"output_type": kind, "data": data, "metadata": {}}
+        if kind == "execute_result":
+            output["execution_count"] = execution_count
+        self.outputs.append(output)
+
+    def error(self, ename: str, evalue: str, traceback: list[str]) -> None:
+        traceback = [line[:2000] for line in traceback[-60:]]
+        self._room(sum(map(len, traceback)))
+        self.outputs.append({"output_type": "error", "ename": ename[:200], "evalue": evalue[:2000],
+                             "traceback": traceback})
+
+    def clear(self) -> None:
+        self.outputs.clear()
+
+
+class _Stream(io.TextIOBase):
+    def __init__(self, collector_ref, name: str):
+        self._ref, self.name = collector_ref, name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        self._ref[0].stream(self.name, text)
+        return len(text)
+
+
+def make_shell():
+    """An IPython shell prepared in the zygote, so each fork starts with it ready."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    current = [OutputCollector(0)]
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+            current[0].rich("display_data", data)
+
+        def clear_output(self, wait=False):
+            current[0].clear()
+
+    class Hook(DisplayHook):
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            current[0].rich("execute_result", format_dict, self.prompt_count)
+
+    class GradingShell(InteractiveShell):
+        def enable_gui(self, gui=None):
+            pass                            # no event loop: figures are published as PNG outputs
+
+    shell = GradingShell.instance(colors="NoColor", display_pub_class=Publisher,
+                                      displayhook_class=Hook, history_length=0)
+    shell.history_manager.enabled = False
+
+    def show_traceback(etype, evalue, stb):
+        current[0].error(getattr(etype, "__name__", "Error"), str(evalue), list(stb))
+
+    shell._showtraceback = show_traceback
+    shell.enable_matplotlib("inline")
+    return shell, current
+
+
+def _missing(name: str):
+    from autograder.values import Outcome, StudentError
+    return Outcome(value=None, type_name="NoneType",
+                   error=StudentError(exc_type="NameError",
+                                      message=f"name '{name}' is not defined: the notebook never defined "
+                                              f"a function called {name}",
+                                      lineno=None, line=""),
+                   autograd_calls=(), stderr="")
+
+
+def serve(sock, conf: Confinement, shell, current, output_cap: int) -> None:
+    applied = confine(conf)
+    os.environ.clear()
+    os.environ.update({"HOME": conf.scratch, "TMPDIR": conf.scratch, "PATH": "/usr/local/bin:/usr/bin:/bin",
+                       "MPLBACKEND": "module://matplotlib_inline.backend_inline", "LANG": "C.UTF-8"})
+    sys.stdin = open(os.devnull)
+    sys.stdout, sys.stderr = _Stream(current, "stdout"), _Stream(current, "stderr")
+    wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied))
+
+    from autograder.calling import call_student
+    while True:
+        # The grader's SIGINT (a cell past its time limit) interrupts student code, never our I/O.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        request = wire.recv_request(sock)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        op = request["op"]
+        if op == "run":
+            current[0] = collector = OutputCollector(output_cap)
+            result = shell.run_cell(request["source"], store_history=True)
+            error = result.error_before_exec or result.error_in_exec
+            wire.send_reply(sock, CellReport(outputs=collector.outputs,
+                                             error=f"{type(error).__name__}: {error}"[:500] if error else "",
+                                             truncated=collector.truncated))
+        elif op == "call":
+            current[0] = OutputCollector(output_cap)   # prints inside the student's function go nowhere
+            name = request["name"]
+            outcome = (call_student(shell.user_ns[name], request["probe"], request["by_hand"])
+                       if name in shell.user_ns else _missing(name))
+            wire.send_reply(sock, outcome)
+        else:
+            return

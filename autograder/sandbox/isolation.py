@@ -1,0 +1,150 @@
+"""Confine the freshly forked child before it runs a single line of student code.
+
+Applied in order: own session; private mount and network namespaces in which the course's
+secrets (source, gradebook, submissions, the seed file) are covered by empty mounts; resource
+limits; a scratch working directory; and finally an unprivileged uid of its own, so the
+grader can later kill every process the submission started by killing that uid's processes.
+Each step that the machine does not allow (not root, no namespaces) is skipped and reported,
+so the instructor can see how strong the boundary was.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import sys
+from dataclasses import dataclass
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    uid: int | None            # run as this uid (None: stay as we are; not root)
+    scratch: str               # working directory, a copy of the student's files
+    hide_paths: tuple          # files and folders student code must not see
+    memory_mb: int
+    max_processes: int = 64
+    max_file_mb: int = 256
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _hide(paths) -> None:
+    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    for path in paths:
+        if not os.path.lexists(path):
+            continue
+        target = os.fsencode(path)
+        if os.path.isdir(path):
+            _check(_libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               b"size=4k,mode=000"), f"hide {path}")
+        else:
+            _check(_libc.mount(b"/dev/null", target, None, MS_BIND, None), f"hide {path}")
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that other users may not enter (e.g. /root), if any."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    for i in range(1, len(parts)):
+        folder = os.sep + os.path.join(*parts[:i])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
+def _expose(paths) -> None:
+    """Let the unprivileged uid reach the interpreter where it lives in a closed folder.
+
+    When Python is installed under /root (pyenv), the dropped uid could not import the
+    standard library. Inside our private mount namespace we cover the closed folder with an
+    empty, enterable tmpfs and bind back only the interpreter's own folders, reached
+    through file descriptors opened before the cover went on. The rest stays invisible.
+    """
+    by_ancestor: dict[str, list[str]] = {}
+    for path in paths:
+        ancestor = _closed_ancestor(path)
+        if ancestor:
+            by_ancestor.setdefault(ancestor, []).append(os.path.abspath(path))
+    for ancestor, inside in by_ancestor.items():
+        fds = {path: os.open(path, os.O_PATH) for path in inside}
+        _check(_libc.mount(b"tmpfs", os.fsencode(ancestor), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755"),
+               f"cover {ancestor}")
+        for path, fd in fds.items():
+            os.makedirs(path, exist_ok=True)
+            _check(_libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(path), None, MS_BIND | MS_REC, None),
+                   f"expose {path}")
+            os.close(fd)
+
+
+def _vm_size_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _limit(name: int, value: int) -> None:
+    soft, hard = resource.getrlimit(name)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(name, (value, value if hard == resource.RLIM_INFINITY else hard))
+
+
+def confine(conf: Confinement) -> list[str]:
+    """Apply every step the machine allows; return what was applied, for the report."""
+    applied = []
+    os.setsid()
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    if os.geteuid() == 0:
+        if _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
+            _hide(conf.hide_paths)
+            if conf.uid is not None:
+                import autograder
+                _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
+                         *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
+            applied += ["mount namespace (course secrets hidden)", "no network"]
+    # Address space above what torch already maps: a memory bomb gets MemoryError in its own cell.
+    _limit(resource.RLIMIT_AS, _vm_size_bytes() + conf.memory_mb * 1024 * 1024)
+    _limit(resource.RLIMIT_FSIZE, conf.max_file_mb * 1024 * 1024)
+    _limit(resource.RLIMIT_CORE, 0)
+    applied.append(f"memory limit {conf.memory_mb} MB")
+    os.chdir(conf.scratch)
+    if conf.uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(conf.uid)
+        os.setuid(conf.uid)
+        # Per uid, so it caps exactly this submission's processes (fork bombs).
+        _limit(resource.RLIMIT_NPROC, conf.max_processes)
+        applied.append(f"unprivileged uid {conf.uid}")
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return applied
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process running as ``uid`` (the submission's whole tree, however detached)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(3):          # processes forking while we kill: repeat
+                try:
+                    os.kill(-1, 9)
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
