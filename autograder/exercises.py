@@ -175,7 +175,7 @@ def _f_xy(p: torch.Tensor) -> torch.Tensor:
 def _jacobian_by_hand_hidden(rng):
     pts = [rng.uniform(-2, 2, 2), np.array([0.0, rng.uniform(-2, 2)]),
            rng.uniform(-2, 2, 2), np.array([rng.uniform(-2, 2), 0.0])]
-    return [Probe((T(p),), {}, f"p = {tuple(np.round(p, 4))}", True) for p in pts]
+    return [Probe((T(p),), {}, "p = (" + ", ".join(f"{v:.4g}" for v in p) + ")", True) for p in pts]
 
 
 def _numerical_visible():

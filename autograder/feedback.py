@@ -1,0 +1,117 @@
+"""Words for a stuck student: what was expected, what came back, where they differ, and the
+probe input to reproduce it. Big tensors are abbreviated (shape and first values)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .values import Unconvertible, Verdict
+
+MAX_ENTRIES = 36     # show arrays up to this many entries in full
+HEAD = 6             # first values shown for bigger ones
+
+
+def fmt_number(x: float) -> str:
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x)}" if x != 0 or np.copysign(1, x) > 0 else "0"
+    return f"{x:.6g}"
+
+
+def fmt_array(a: np.ndarray) -> str:
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return fmt_number(a.item())
+    if a.size > MAX_ENTRIES:
+        head = ", ".join(fmt_number(v) for v in a.reshape(-1)[:HEAD])
+        return f"array of shape {tuple(a.shape)}, first values [{head}, ...]"
+    with np.printoptions(precision=6, suppress=False, linewidth=100, threshold=MAX_ENTRIES):
+        text = np.array2string(a, separator=", ", formatter={"float_kind": fmt_number})
+    return text
+
+
+def fmt_value(v: Any) -> str:
+    """A plain value (or a probe argument) in a few lines at most."""
+    try:
+        import torch
+        if isinstance(v, torch.Tensor):
+            return fmt_array(v.detach().to(torch.float64).numpy())
+    except Exception:
+        pass
+    if v is None:
+        return "None"
+    if isinstance(v, Unconvertible):
+        return f"{v.type_name}: {v.text}"
+    if isinstance(v, np.ndarray):
+        return fmt_array(v)
+    if isinstance(v, (bool, str)):
+        return repr(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return fmt_number(v)
+    if isinstance(v, (list, tuple)):
+        inner = ", ".join(fmt_value(x) for x in v[:8]) + (", ..." if len(v) > 8 else "")
+        return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+    return repr(v)[:200]
+
+
+def fmt_probe(exercise, probe) -> str:
+    """The probe's arguments by name, e.g. ``W = [[1, 2], ...]; b = ...``."""
+    names = list(getattr(exercise, "arg_names", ()) or ())
+    parts = []
+    for i, a in enumerate(probe.args):
+        name = names[i] if i < len(names) else f"arg{i}"
+        parts.append(f"{name} = {fmt_value(a)}")
+    for k, v in probe.kwargs.items():
+        parts.append(f"{k} = {fmt_value(v)}")
+    return "\n".join(parts)
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def summary(verdicts: list[Verdict], score: float, points: float) -> str:
+    k = sum(v.passed for v in verdicts)
+    n = len(verdicts)
+    return f"{k} of {n} check{'s' if n != 1 else ''} passed — score {fmt_number(score)}/{fmt_number(points)}"
+
+
+def render(exercise, verdicts: list[Verdict], violation: list[str] | None, score: float | None = None) -> str:
+    """The feedback block for one exercise."""
+    from .scoring import score as compute_score
+    if score is None:
+        score = compute_score(exercise, verdicts, violation)
+    lines = [f"{exercise.name}: " + summary(verdicts, score, exercise.points)]
+    if violation:
+        lines.append("  Score 0: this exercise must be done by hand, without autograd, but your code uses:")
+        lines.extend(f"    - {v}" for v in violation)
+        lines.append("  Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
+                     "another cell, as long as this function does not reach it).")
+    failing = [v for v in verdicts if not v.passed]
+    if violation:  # already explained above
+        failing = [v for v in failing if v.diagnosis != "autograd_used"]
+    shown = 0
+    for v in failing:
+        if shown == 4:
+            lines.append(f"  ... and {len(failing) - shown} more failing check(s) of the same kind.")
+            break
+        shown += 1
+        tag = " (hidden check)" if v.hidden else ""
+        lines.append(f"  ✗ {v.label}{tag}: {v.message}")
+        if v.inputs:
+            lines.append("    input:")
+            lines.append(_indent(v.inputs))
+        if v.expected:
+            lines.append("    expected:")
+            lines.append(_indent(v.expected))
+        if v.got:
+            lines.append("    you returned:")
+            lines.append(_indent(v.got))
+        for d in v.details:
+            lines.append(f"    {d}")
+    if not failing and not violation:
+        lines.append("  All checks passed. Well done!")
+    return "\n".join(lines)
