@@ -1,0 +1,483 @@
+"""Batch grading: find what is left to grade, run the notebook jobs, stream results to the writer.
+
+Two schedulers deliver the same `NotebookJob`s to `grade_notebook` and hand the results back to
+the one writer (`gradebook.GradebookWriter`, in this process):
+
+* `LocalPool` (default): N spawned worker processes that import torch and the grader once and
+  then grade job after job. A worker that dies or overruns its job's wall limit is killed and
+  replaced; only that job is recorded as failed.
+* `DaskPool` (`--scheduler tcp://host:port`): the jobs go to an existing dask.distributed
+  cluster. The submitted notebook's bytes travel with the job, so a worker needs the package
+  installed but not the course directory.
+
+A student is committed (files, gradebook, sidecar) as soon as all of their notebooks are back,
+so an interrupted run loses at most the students in flight.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import importlib
+import logging
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from .jobs import Limits, NotebookJob, NotebookResult
+
+log = logging.getLogger("autograder.batch")
+
+DEFAULT_GRADER = "autograder.grade_notebook:grade_notebook"
+KILL_GRACE = 60.0     # seconds past a job's notebook_timeout before the pool kills its worker
+
+
+def resolve(path: str) -> Callable[[NotebookJob], NotebookResult]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def failed_result(job: NotebookJob, reason: str) -> NotebookResult:
+    return NotebookResult(assignment=job.assignment, student=job.student, notebook=job.notebook,
+                          status="failed", autograded_nb_json=None, problems=[reason])
+
+
+def run_job(job: NotebookJob, grader: str = DEFAULT_GRADER) -> NotebookResult:
+    """Grade one job; never raises (a grader exception becomes a failed result)."""
+    t0 = time.perf_counter()
+    try:
+        res = resolve(grader)(job)
+        if not isinstance(res, NotebookResult):
+            res = failed_result(job, f"grader returned {type(res).__name__}, not NotebookResult")
+    except Exception as exc:  # noqa: BLE001 - the batch must go on
+        res = failed_result(job, f"grader error: {type(exc).__name__}: {exc}")
+        log.debug("grader error\n%s", traceback.format_exc())
+    res.timings.setdefault("worker_total", time.perf_counter() - t0)
+    return res
+
+
+# --------------------------------------------------------------------------- local pool
+def _worker_main(conn, grader: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides what Ctrl-C means
+    try:
+        import torch  # noqa: F401  (once per worker, not once per notebook)
+    except ImportError:
+        pass
+    try:
+        resolve(grader)
+    except Exception as exc:  # noqa: BLE001
+        conn.send(("error", f"cannot load grader {grader}: {exc}"))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        key, job = msg
+        conn.send((key, run_job(job, grader)))
+
+
+class _Worker:
+    def __init__(self, ctx, grader: str):
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.proc = ctx.Process(target=_worker_main, args=(child, grader), daemon=True,
+                                name="autograder-worker")
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.current = None            # (key, job, started)
+
+    def stop(self, wait: float = 5.0) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(wait)
+        if self.proc.is_alive():
+            self.kill()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2)
+        self.conn.close()
+
+
+class LocalPool:
+    """N pre-started worker processes; streams (job, result) pairs as they finish."""
+
+    def __init__(self, workers: int | None = None, grader: str = DEFAULT_GRADER):
+        self.n = max(1, workers or _cpu_count())
+        self.grader = grader
+        self.workers: list[_Worker] = []
+        self.restarts = 0
+
+    def describe(self) -> str:
+        return f"local pool, {self.n} worker process{'es' if self.n != 1 else ''}"
+
+    def run(self, jobs: Iterable[NotebookJob]) -> Iterator[tuple[NotebookJob, NotebookResult]]:
+        import multiprocessing as mp
+        from multiprocessing.connection import wait
+
+        ctx = mp.get_context("spawn")     # no fork of a process with sqlite/threads open
+        pending = deque(enumerate(jobs))
+        if not pending:
+            return
+        self.workers = [_Worker(ctx, self.grader) for _ in range(min(self.n, len(pending)))]
+        try:
+            while pending or any(w.current for w in self.workers):
+                for w in self.workers:
+                    if w.ready and w.current is None and pending:
+                        key, job = pending.popleft()
+                        w.conn.send((key, job))
+                        w.current = (key, job, time.monotonic())
+                waitables = {}
+                for w in self.workers:
+                    waitables[w.conn] = w
+                    waitables[w.proc.sentinel] = w
+                for obj in wait(list(waitables), timeout=1.0):
+                    w = waitables[obj]
+                    if w not in self.workers:
+                        continue          # already replaced in this round
+                    got = None
+                    if obj is w.conn or w.conn.poll():
+                        try:
+                            got = w.conn.recv()
+                        except (EOFError, OSError):
+                            got = None
+                    if got is not None and got[0] == "ready":
+                        w.ready = True
+                        continue
+                    if got is not None and got[0] == "error":
+                        raise RuntimeError(got[1])
+                    if got is not None and w.current and got[0] == w.current[0]:
+                        job = w.current[1]
+                        w.current = None
+                        yield job, got[1]
+                        continue
+                    if not w.proc.is_alive() or got is None:
+                        # the worker itself died (not just the sandboxed child)
+                        w.proc.join(1)
+                        code = w.proc.exitcode
+                        if not w.ready:
+                            raise RuntimeError(f"a grading worker failed to start (exit code {code})")
+                        yield from self._replace(ctx, w, f"worker process died (exit code {code})")
+                now = time.monotonic()
+                for w in list(self.workers):
+                    if w.current is None:
+                        continue
+                    limit = w.current[1].limits.notebook_timeout + KILL_GRACE
+                    if now - w.current[2] > limit:
+                        yield from self._replace(ctx, w, f"no result after {limit:.0f} s; worker killed")
+        finally:
+            for w in self.workers:
+                if w.current is None and w.proc.is_alive():
+                    w.stop(wait=2.0)
+                else:
+                    w.kill()
+
+    def _replace(self, ctx, w: _Worker, reason: str):
+        current = w.current
+        w.current = None
+        w.kill()
+        self.workers[self.workers.index(w)] = _Worker(ctx, self.grader)
+        self.restarts += 1
+        if current is not None:
+            yield current[1], failed_result(current[1], reason)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- dask
+def run_shipped_job(job: NotebookJob, content: bytes, grader: str = DEFAULT_GRADER) -> NotebookResult:
+    """Runs on a Dask worker: the submitted notebook arrives as bytes, not as a path."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="autograder-job-") as tmp:
+        path = os.path.join(tmp, job.notebook + ".ipynb")
+        with open(path, "wb") as fh:
+            fh.write(content)
+        return run_job(dataclasses.replace(job, submitted_path=path), grader)
+
+
+class DaskPool:
+    def __init__(self, address: str, grader: str = DEFAULT_GRADER, connect_timeout: float = 30):
+        self.address = address
+        self.grader = grader
+        self.connect_timeout = connect_timeout
+        self.n_workers = 0
+
+    def describe(self) -> str:
+        return f"dask cluster at {self.address} ({self.n_workers} workers)"
+
+    def run(self, jobs: Iterable[NotebookJob]) -> Iterator[tuple[NotebookJob, NotebookResult]]:
+        from distributed import Client, as_completed
+
+        jobs = list(jobs)
+        if not jobs:
+            return
+        with Client(self.address, timeout=self.connect_timeout, set_as_default=False) as client:
+            self.n_workers = len(client.scheduler_info().get("workers", {}))
+            futures = {}
+            for job in jobs:
+                with open(job.submitted_path, "rb") as fh:
+                    content = fh.read()
+                fut = client.submit(run_shipped_job, job, content, self.grader, pure=False,
+                                    key=f"grade-{job.assignment}-{job.student}-{job.notebook}-{time.time_ns()}")
+                futures[fut] = job
+            try:
+                for fut in as_completed(futures):
+                    job = futures.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker
+                        res = failed_result(job, f"dask task failed: {type(exc).__name__}: {exc}")
+                    yield job, res
+            finally:
+                if futures:
+                    client.cancel(list(futures))
+
+
+# --------------------------------------------------------------------------- planning
+@dataclass
+class StudentPlan:
+    student: str
+    notebooks: list[str]                 # submitted and known to the gradebook
+    unknown: list[str] = field(default_factory=list)   # submitted, not in the gradebook
+
+
+@dataclass
+class Summary:
+    graded: list[tuple[str, str, str]] = field(default_factory=list)    # student, notebook, score
+    failed: list[tuple[str, str, str]] = field(default_factory=list)    # student, notebook, reason
+    skipped: list[tuple[str, str]] = field(default_factory=list)        # student, reason
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # student, notebook, problem
+    students_committed: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+    scheduler: str = ""
+    timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+def submitted_students(course, assignment: str) -> list[str]:
+    cd = course.coursedir
+    pattern = course.submitted("*", assignment)
+    regexp = re.escape(os.path.sep).join(
+        [cd.format_path(cd.submitted_directory, "(?P<student_id>[^/]+)", assignment, escape=True)])
+    excluded = set(filter(None, (cd.student_id_exclude or "").split(",")))
+    students = []
+    for path in glob.glob(pattern):
+        m = re.fullmatch(regexp, path)
+        if m and os.path.isdir(path) and m.group("student_id") not in excluded:
+            students.append(m.group("student_id"))
+    return sorted(students)
+
+
+def plan(course, writer, assignment: str, students: list[str] | None, force: bool,
+         summary: Summary) -> list[StudentPlan]:
+    known = set(writer.notebooks)
+    found = submitted_students(course, assignment)
+    if students:
+        missing = sorted(set(students) - set(found))
+        for s in missing:
+            summary.skipped.append((s, f"no submission in {course.submitted(s, assignment)}"))
+        found = [s for s in found if s in set(students)]
+    plans = []
+    for student in found:
+        if not force and writer.is_graded(student):
+            summary.skipped.append((student, "already graded (use --force to regrade)"))
+            continue
+        folder = course.submitted(student, assignment)
+        nbs = sorted(os.path.splitext(os.path.basename(p))[0]
+                     for p in glob.glob(os.path.join(glob.escape(folder), "*.ipynb")))
+        if not nbs:
+            summary.skipped.append((student, "no notebooks submitted"))
+            continue
+        plans.append(StudentPlan(student, [n for n in nbs if n in known],
+                                 [n for n in nbs if n not in known]))
+    return plans
+
+
+def exercise_seeds(course, assignment_notebooks: list[str]) -> Callable[[str, str], dict[str, int]]:
+    """student, notebook -> {exercise: seed} for every registered exercise of that notebook."""
+    from . import exercises, secrets
+    secret = secrets.course_secret(course.root)
+    by_nb: dict[str, list[str]] = defaultdict(list)
+    for name, ex in exercises.EXERCISES.items():
+        by_nb[os.path.splitext(os.path.basename(ex.notebook))[0]].append(name)
+
+    def seeds(student: str, notebook: str) -> dict[str, int]:
+        return {name: secrets.student_seed(secret, student, name) for name in sorted(by_nb.get(notebook, []))}
+    return seeds
+
+
+def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits,
+               seeds: Callable[[str, str], dict[str, int]]) -> list[NotebookJob]:
+    instructor: dict[str, str] = {}
+    jobs = []
+    for p in plans:
+        for nb in p.notebooks:
+            if nb not in instructor:
+                with open(os.path.join(course.source(assignment), nb + ".ipynb"), encoding="utf-8") as fh:
+                    instructor[nb] = fh.read()
+            jobs.append(NotebookJob(
+                assignment=assignment, student=p.student, notebook=nb,
+                submitted_path=os.path.join(course.submitted(p.student, assignment), nb + ".ipynb"),
+                instructor_nb_json=instructor[nb], seeds=seeds(p.student, nb), limits=limits))
+    return jobs
+
+
+# --------------------------------------------------------------------------- progress
+class Progress:
+    """tqdm bar (rate, ETA) on a terminal; one plain line per notebook otherwise."""
+
+    def __init__(self, total: int, stream=None, tty: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.done = 0
+        self.t0 = time.monotonic()
+        tty = self.stream.isatty() if tty is None else tty
+        self.bar = None
+        if tty and total:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="nb", file=self.stream, dynamic_ncols=True,
+                            desc="grading", smoothing=0.1)
+
+    def update(self, job: NotebookJob, res: NotebookResult, score: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{job.student}/{job.notebook}", refresh=False)
+            self.bar.update(1)
+            if res.status == "failed":
+                self.bar.write(f"FAILED {job.student}/{job.notebook}: {'; '.join(res.problems)}")
+            return
+        el = time.monotonic() - self.t0
+        rate = self.done / el if el > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate else 0.0
+        state = score if res.status != "failed" else "FAILED: " + "; ".join(res.problems)
+        print(f"[{self.done}/{self.total}] {job.student}/{job.notebook}: {state} "
+              f"({rate:.2f} nb/s, ETA {eta:.0f} s)", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def print_summary(summary: Summary, stream=None) -> None:
+    out = stream or sys.stdout
+    rows = [("graded", f"{s}/{n}", sc) for s, n, sc in summary.graded]
+    rows += [("FAILED", f"{s}/{n}", r) for s, n, r in summary.failed]
+    rows += [("skipped", s, r) for s, r in summary.skipped]
+    rows += [("problem", f"{s}/{n}", p) for s, n, p in summary.problems]
+    if rows:
+        w0 = max(len(r[0]) for r in rows)
+        w1 = max(len(r[1]) for r in rows)
+        print(f"{'status':<{w0}}  {'submission':<{w1}}  detail", file=out)
+        for r in rows:
+            print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}", file=out)
+    n_graded = len(summary.graded)
+    rate = n_graded / summary.elapsed if summary.elapsed > 0 else 0.0
+    print(f"\n{n_graded} notebooks graded ({summary.students_committed} students committed), "
+          f"{len(summary.failed)} failed, {len(summary.skipped)} skipped "
+          f"in {summary.elapsed:.1f} s ({rate:.2f} nb/s) on {summary.scheduler}."
+          + ("  INTERRUPTED: run again to finish." if summary.interrupted else ""), file=out)
+
+
+# --------------------------------------------------------------------------- driver
+def grade(course, assignment: str, *, workers: int | None = None, scheduler: str | None = None,
+          students: list[str] | None = None, force: bool = False, limits: Limits | None = None,
+          grader: str = DEFAULT_GRADER, progress_stream=None, tty: bool | None = None,
+          seeds: Callable[[str, str], dict[str, int]] | None = None) -> Summary:
+    from .gradebook import GradebookWriter
+
+    t0 = time.monotonic()
+    summary = Summary()
+    limits = limits or Limits()
+    writer = GradebookWriter(course, assignment)
+    try:
+        for path in writer.clean_partials():
+            log.info("removed a partial folder left by an interrupted run: %s", path)
+        plans = plan(course, writer, assignment, students, force, summary)
+        seeds = seeds or exercise_seeds(course, writer.notebooks)
+        jobs = build_jobs(course, assignment, plans, limits, seeds)
+        pool = DaskPool(scheduler, grader) if scheduler else LocalPool(workers, grader)
+        summary.scheduler = pool.describe()
+
+        remaining = {p.student: set(p.notebooks) for p in plans}
+        buffered: dict[str, dict[str, NotebookResult]] = defaultdict(dict)
+        by_student = {p.student: p for p in plans}
+        progress = Progress(len(jobs), progress_stream, tty)
+        t_write = 0.0
+
+        def commit(student: str) -> None:
+            nonlocal t_write
+            tw = time.perf_counter()
+            results = buffered.pop(student, {})
+            try:
+                outcomes = writer.commit_student(student, results, by_student[student].unknown)
+            except Exception as exc:  # noqa: BLE001 - one student's bad data must not stop the batch
+                log.debug("commit failed\n%s", traceback.format_exc())
+                for nb in by_student[student].notebooks or ["*"]:
+                    summary.failed.append((student, nb, f"could not record: {type(exc).__name__}: {exc}"))
+                return
+            finally:
+                t_write += time.perf_counter() - tw
+            summary.students_committed += 1
+            for nb, o in sorted(outcomes.items()):
+                if o.status == "failed":
+                    summary.failed.append((student, nb, "; ".join(o.problems) or "failed"))
+                elif o.status == "graded":
+                    summary.graded.append((student, nb, f"{o.score:g}/{o.max_score:g}"))
+                    for prob in o.problems:
+                        summary.problems.append((student, nb, prob))
+                elif o.status == "missing":
+                    summary.problems.append((student, nb, "not submitted: scored 0"))
+            for nb in by_student[student].unknown:
+                summary.problems.append((student, nb, "not part of the assignment: ignored"))
+
+        for p in plans:                      # nothing to run (e.g. only unknown notebooks)
+            if not p.notebooks:
+                commit(p.student)
+        try:
+            for job, res in pool.run(jobs):
+                for k, v in res.timings.items():
+                    if isinstance(v, (int, float)):
+                        summary.timings[k] += v
+                buffered[job.student][job.notebook] = res
+                remaining[job.student].discard(job.notebook)
+                score = ""
+                if res.cells:
+                    score = f"{sum(c.score for c in res.cells.values()):g}/" \
+                            f"{sum(c.max_score for c in res.cells.values()):g}"
+                progress.update(job, res, score or res.status)
+                if not remaining[job.student]:
+                    commit(job.student)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            progress.close()
+        summary.timings["writer"] = t_write
+    finally:
+        writer.close()
+        summary.elapsed = time.monotonic() - t0
+    return summary

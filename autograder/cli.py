@@ -1,0 +1,81 @@
+"""`autograder grade ASSIGNMENT …` and `autograder report ASSIGNMENT`, run from the course root."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .jobs import Limits
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    p.add_argument("--course", default=".", help="course root (where nbgrader_config.py is); default: .")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("grade", help="grade every submission of ASSIGNMENT not graded yet")
+    g.add_argument("assignment")
+    g.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask.distributed scheduler, e.g. tcp://10.0.0.5:8786 (default: local pool)")
+    g.add_argument("--student", action="append", default=None, metavar="ID",
+                   help="grade only this student (repeatable)")
+    g.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
+    g.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help=f"per-cell time limit (default {Limits().cell_timeout:g})")
+    g.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                   help=f"memory limit of the process running student code (default {Limits().memory_mb})")
+    g.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests/bench: module:function
+
+    r = sub.add_parser("report", help="HTML + CSV report of a graded assignment")
+    r.add_argument("assignment")
+    r.add_argument("--output", default=None, metavar="DIR",
+                   help="where to write report files (default: <course>/reports/<assignment>)")
+    return p
+
+
+def _limits(args) -> Limits:
+    d = Limits()
+    cell = args.timeout if args.timeout is not None else d.cell_timeout
+    return Limits(cell_timeout=cell, notebook_timeout=max(d.notebook_timeout, cell),
+                  memory_mb=args.memory_limit or d.memory_mb, output_bytes=d.output_bytes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    root = os.path.abspath(args.course)
+    if not os.path.exists(os.path.join(root, "nbgrader_config.py")):
+        print(f"autograder: no nbgrader_config.py in {root}; run from the course root "
+              f"or pass --course", file=sys.stderr)
+        return 2
+    from .gradebook import load_course
+    course = load_course(root)
+
+    if args.command == "grade":
+        from . import batch
+        if args.workers is not None and args.workers < 1:
+            print("autograder: --workers must be at least 1", file=sys.stderr)
+            return 2
+        summary = batch.grade(course, args.assignment, workers=args.workers, scheduler=args.scheduler,
+                              students=args.student, force=args.force, limits=_limits(args),
+                              grader=args.grader or batch.DEFAULT_GRADER)
+        batch.print_summary(summary)
+        if summary.interrupted:
+            return 130
+        return 0 if summary.ok else 1
+
+    if args.command == "report":
+        from . import report
+        paths = report.write_report(course, args.assignment, args.output)
+        for p in paths:
+            print(p)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
