@@ -123,10 +123,12 @@ def diagnose_array(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float,
 def _rows_scaled(got, exp, rows, rtol, atol) -> bool:
     if len(rows) == 0 or exp.ndim != 2 or exp.shape[1] < 2:
         return False
+    if len(rows) < 2 and exp.shape[0] > 1:
+        return False  # one wrong row is better described by rows/columns
     for i in rows:
         e, g = exp[i], got[i]
         d = float(e @ e)
-        if d == 0:
+        if d == 0 or np.count_nonzero(np.abs(e) > atol) < 2:
             return False
         c = float(g @ e) / d
         if np.isclose(c, 1.0) or not _allclose(g, c * e, rtol, atol):
@@ -218,17 +220,20 @@ def judge(exercise, probe, outcome: Outcome, expected: Expected) -> Verdict:
         passed, diagnosis, message, details = _judge(exercise, probe, outcome, expected)
     except Exception as exc:  # a bug here must not crash a student's cell
         passed, diagnosis, message, details = False, "internal_error", f"the grader could not compare ({exc!r})", []
-    if expected.check is not None:
-        exp_text = expected.describe
-    else:
-        exp_text = fmt_value(expected.value)
-    if outcome.stderr and not passed:
-        details = list(details) + ["your code printed warnings: " + outcome.stderr.strip().splitlines()[0][:200]]
+    inputs = exp_text = got_text = ""
+    if not passed:
+        try:
+            exp_text = expected.describe if expected.check is not None else fmt_value(expected.value)
+            inputs = fmt_probe(exercise, probe)
+            got_text = _got_text(outcome)
+        except Exception:  # formatting must never cost the verdict
+            pass
+        if outcome.stderr:
+            details = list(details) + ["your code printed warnings: "
+                                       + outcome.stderr.strip().splitlines()[0][:200]]
     return Verdict(
-        passed=passed, diagnosis=diagnosis, message=message, label=probe.label, hidden=probe.hidden,
-        inputs=fmt_probe(exercise, probe) if not passed else "",
-        expected=exp_text if not passed and diagnosis not in ("autograd_used",) else "",
-        got=_got_text(outcome) if not passed else "",
+        passed=bool(passed), diagnosis=diagnosis, message=message, label=probe.label, hidden=probe.hidden,
+        inputs=inputs, expected=exp_text if diagnosis != "autograd_used" else "", got=got_text,
         details=tuple(details),
     )
 

@@ -16,6 +16,8 @@ def fmt_number(x: float) -> str:
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
         return str(int(x))
     x = float(x)
+    if not np.isfinite(x):
+        return str(x)
     if x == int(x) and abs(x) < 1e15:
         return f"{int(x)}" if x != 0 or np.copysign(1, x) > 0 else "0"
     return f"{x:.6g}"
