@@ -443,6 +443,7 @@ class AutogradTracer:
 
     def __init__(self) -> None:
         self._calls: list[str] = []
+        self._graph_built = False
         self._prev = None
         self._prev_thread = None
         self._hooks = None
@@ -480,6 +481,9 @@ class AutogradTracer:
                 self._note(f"{arg.__module__}.{name}() (the student's code changed the grader's tracer)")
 
     def _pack(self, t):
+        # an op saved a tensor for backward: the call is building an autograd graph, which a
+        # by-hand computation never needs (probe inputs do not require grad)
+        self._graph_built = True
         return t
 
     def _unpack(self, t):
@@ -501,6 +505,8 @@ class AutogradTracer:
         current = sys.getprofile()
         if len(self._calls) > 1 and _UNPACK_NOTE in self._calls:
             self._calls.remove(_UNPACK_NOTE)  # already explained by the entry point
+        if self._graph_built and not self._calls:
+            self._note("built an autograd graph (tensors with requires_grad=True)")
         sys.setprofile(self._prev)
         threading.setprofile(self._prev_thread)
         if getattr(current, "__self__", None) is not self:
