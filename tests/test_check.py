@@ -1,0 +1,147 @@
+"""check(): what a notebook test cell sees; call_student's capture and conversion; secrets."""
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import Score, check
+from autograder.calling import call_student, to_plain
+from autograder.check import grading_context
+from autograder.exercises import Probe, T
+from autograder.secrets import course_secret, student_seed
+from autograder.values import Unconvertible
+
+
+def jacobian_by_hand(p):
+    x, y = p[0], p[1]
+    return [[2 * x, 1.0], [y, x], [torch.exp(x), 0.0]]  # nested list with 0-d tensors
+
+
+def test_check_prints_feedback_and_returns_a_score(capfd):
+    s = check("jacobian_by_hand", jacobian_by_hand)
+    out, err = capfd.readouterr()
+    assert isinstance(s, Score) and isinstance(s, float) and s == 3.0 and repr(s) == "3.0"
+    assert "1 of 1 check passed — score 3/3" in out
+    assert err == ""
+
+
+def test_score_repr_is_rounded():
+    assert repr(Score(2.2500000001)) == "2.25" and float(Score(1 / 3)) == 0.33
+
+
+def test_wrong_answer_does_not_raise_and_shows_how_to_reproduce(capfd):
+    def jacobian_by_hand(p):
+        x, y = p
+        return torch.tensor([[2 * x, 1.0], [y, x], [torch.exp(x), 0.0]]).T
+    s = check("jacobian_by_hand", jacobian_by_hand, hidden=True, seed=3)
+    out, err = capfd.readouterr()
+    assert s == 0 and err == ""
+    assert "transpose" in out and "hidden check" in out and "p = [" in out
+    assert "0 of 5 checks passed — score 0/3" in out
+
+
+def test_student_exception_warning_and_stderr_stay_out_of_stderr(capfd):
+    def noisy(p):
+        warnings.warn("careful!")
+        print("to stderr", file=sys.stderr)
+        os.write(2, b"fd two\n")
+        x, y = float(p[0]), float(p[1])
+        return [[2 * x, 1], [y, x], [math.exp(x), 0]]
+    assert check("jacobian_by_hand", noisy) == 3
+    out, err = capfd.readouterr()
+    assert err == ""
+
+    def broken(p):
+        raise ValueError("oops")
+    assert check("jacobian_by_hand", broken) == 0
+    out, err = capfd.readouterr()
+    assert err == "" and "ValueError: oops" in out and 'raise ValueError("oops")' in out and "Traceback" not in out
+
+
+def test_system_exit_is_a_failed_probe_not_a_dead_grader(capfd):
+    def quits(p):
+        sys.exit(3)
+    assert check("jacobian_by_hand", quits) == 0
+    assert "SystemExit" in capfd.readouterr().out
+
+
+def test_none_and_unknown_exercise(capfd):
+    assert check("jacobian_by_hand", lambda p: None) == 0
+    assert "did you forget the `return`" in capfd.readouterr().out
+    assert check("no_such_thing", lambda p: None) == 0
+    assert check("jacobian_by_hand", 42) == 0
+
+
+def test_policy_violation_scores_zero_with_reason(capfd):
+    def jacobian_by_hand(p):
+        return torch.func.jacrev(lambda q: torch.stack([q[0] ** 2 + q[1], q[0] * q[1], torch.exp(q[0])]))(p)
+    assert check("jacobian_by_hand", jacobian_by_hand) == 0
+    out = capfd.readouterr().out
+    assert "by hand" in out and "torch.func" in out
+
+
+def test_hidden_seed_from_course_secret_and_student(tmp_path, monkeypatch, capfd):
+    course = tmp_path / "course"
+    work = course / "autograded" / "ada" / "jacobians"
+    work.mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    monkeypatch.delenv("AUTOGRADER_STUDENT_ID", raising=False)
+    monkeypatch.delenv("AUTOGRADER_COURSE_ROOT", raising=False)
+    monkeypatch.chdir(work)
+    assert grading_context() == (str(course), "ada")
+    assert check("jacobian_by_hand", jacobian_by_hand, hidden=True) == 3
+    secret_file = course / ".autograder" / "secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    src = course / "source" / "jacobians"
+    src.mkdir(parents=True)
+    assert grading_context(str(src)) == (str(course), "instructor")
+
+
+def test_secrets_are_stable_and_seeds_reproducible(tmp_path):
+    a = course_secret(tmp_path)
+    assert len(a) == 32 and course_secret(tmp_path) == a
+    s1 = student_seed(a, "ada", "relu_vjp")
+    assert s1 == student_seed(a, "ada", "relu_vjp")
+    assert s1 != student_seed(a, "bob", "relu_vjp") != student_seed(a, "ada", "dead_input")
+    assert 0 <= s1 < 2 ** 63
+
+
+# ----------------------------------------------------------------------------- call_student
+
+def test_returned_value_conversions():
+    assert to_plain(torch.ones(2, requires_grad=True) * 2).tolist() == [2.0, 2.0]
+    assert to_plain(torch.ones(2, dtype=torch.float16)).dtype == np.float64
+    assert to_plain(torch.tensor(3.0)).shape == ()
+    assert to_plain([[1, 2], [3, 4]]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert to_plain([torch.tensor(1.0), np.float32(2)]).tolist() == [1.0, 2.0]
+    assert to_plain((np.int64(1), 3)) == (1, 3)
+    assert to_plain(torch.Size([1, 3])) == (1, 3)
+    assert isinstance(to_plain({"a": 1}), Unconvertible)
+    assert isinstance(to_plain(torch.ones(2, dtype=torch.complex64)), Unconvertible)
+    assert isinstance(to_plain(np.array([True])), Unconvertible)
+
+
+def test_call_student_copies_arguments_and_records_type():
+    z = T([1.0, -1.0])
+    probe = Probe((z,), {}, "t")
+
+    def mutate(v):
+        v.zero_()
+        return v.float()
+    out = call_student(mutate, probe, by_hand=False)
+    assert z.tolist() == [1.0, -1.0]
+    assert out.type_name == "torch.Tensor(float32)" and out.error is None
+
+
+def test_outcome_is_plain_data():
+    import pickle
+    out = call_student(lambda p: 1 / 0, Probe((1,), {}, "t"), by_hand=True)
+    again = pickle.loads(pickle.dumps(out))
+    assert again == out and again.error.exc_type == "ZeroDivisionError" and again.error.lineno
