@@ -72,3 +72,11 @@ c.GenerateFeedback.preprocessors = [
 # Routes stock `nbgrader autograde` and the Formgrader's autograde button through the
 # project's trusted grading path (autograder/preprocessor.py). Added below this line.
 # ===========================================================================================
+# Stock `nbgrader autograde` (and the Formgrader's autograde button) run each submission in
+# the confined sandbox and score test cells outside the student's process; see
+# autograder/preprocessor.py. Set AUTOGRADER_STOCK_EXECUTE=1 to get nbgrader's own kernel
+# execution back (the benchmark does, to measure stock nbgrader).
+if os.environ.get("AUTOGRADER_STOCK_EXECUTE") != "1":
+    from autograder.preprocessor import install
+
+    install(c)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import os
 import time
+from dataclasses import dataclass, field
 
 import nbformat
 
 from autograder import exercises, feedback, policy, scoring
 from autograder.compare import judge
-from autograder.jobs import CellResult, NotebookJob, NotebookResult
+from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
 from autograder.values import Outcome, StudentError
@@ -75,6 +76,23 @@ def _source(cell) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
+_GRADING_KEYS = ("grade", "grade_id", "locked", "points", "solution", "task")
+
+
+def _grading_meta(cell) -> dict:
+    """The metadata that decides grading (nbgrader adds checksums and more on release)."""
+    meta = _meta(cell)
+    return {k: meta.get(k) for k in _GRADING_KEYS}
+
+
+def _released_source(cell) -> str:
+    """What the student was given for an instructor cell: its hidden tests removed."""
+    from nbgrader.preprocessors import ClearHiddenTests
+    released = copy.deepcopy(cell)
+    ClearHiddenTests()._remove_hidden_test_region(released)
+    return released.source
+
+
 # ---- planning: the instructor's cells win --------------------------------------------
 
 def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode) -> tuple[list, list[str]]:
@@ -101,18 +119,16 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             original = locked[gid]
             if cell.get("cell_type") != original.cell_type:
                 problems.append(f"cell '{gid}' was changed from {original.cell_type} to {cell.get('cell_type')}")
-            elif _source(cell) != _source(original):
+            elif _source(cell).strip() != _released_source(original).strip():
                 problems.append(f"locked cell '{gid}' was edited; the instructor's version was used")
-            elif {k: v for k, v in _meta(cell).items() if k != "checksum"} != \
-                    {k: v for k, v in _meta(original).items() if k != "checksum"}:
+            elif _grading_meta(cell) != _grading_meta(original):
                 problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
             plan.append(copy.deepcopy(original))
             continue
         cell = copy.deepcopy(nbformat.from_dict(cell))
         if gid in graded_meta:
             seen.add(gid)
-            if {k: v for k, v in _meta(cell).items() if k != "checksum"} != \
-                    {k: v for k, v in graded_meta[gid].items() if k != "checksum"}:
+            if _grading_meta(cell) != {k: graded_meta[gid].get(k) for k in _GRADING_KEYS}:
                 problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
                 cell.metadata["nbgrader"] = {**graded_meta[gid], "checksum": _meta(cell).get("checksum")}
         elif _meta(cell).get("grade") or _meta(cell).get("locked"):
@@ -211,28 +227,46 @@ def _failed(exc_type: str, message: str) -> Outcome:
 
 
 def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
-    started = time.monotonic()
+    """Grade one submitted notebook file (what a batch worker runs for each job)."""
     result = NotebookResult(job.assignment, job.student, job.notebook, "graded", None)
     try:
         student = read_submission(job.submitted_path)
     except BadSubmission as exc:
         return _unreadable(job, result, str(exc))
     instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
-    plan, result.problems = plan_cells(instructor, student)
+    graded = grade_submission(instructor, student, os.path.dirname(job.submitted_path), job.seeds, job.limits,
+                              _hide_paths(job), sandbox)
+    result.cells, result.problems, result.timings = graded.cells, graded.problems, graded.timings
+    result.autograded_nb_json = nbformat.writes(graded.notebook)
+    return result
+
+
+@dataclass
+class GradedNotebook:
+    notebook: nbformat.NotebookNode       # the student's notebook, instructor cells restored, with outputs
+    cells: dict = field(default_factory=dict)       # grade_id -> CellResult
+    problems: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def grade_submission(instructor, student, files_dir: str | None, seeds: dict, limits: Limits,
+                     hide_paths: tuple = (), sandbox=None) -> GradedNotebook:
+    """Run the student's cells in a confined child and grade every test cell on this side."""
+    started = time.monotonic()
+    plan, problems = plan_cells(instructor, student)
+    graded = GradedNotebook(copy.copy(student), problems=problems)
     sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
-    sandbox = sandbox or shared_sandbox()
-    limits = job.limits
     deadline = started + limits.notebook_timeout
     dead: str | None = None
-    with sandbox.session(os.path.dirname(job.submitted_path), _hide_paths(job), limits.memory_mb,
-                         limits.output_bytes) as session:
-        result.timings["start"] = time.monotonic() - started
+    with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
+                                               limits.render_figures) as session:
+        graded.timings["start"] = time.monotonic() - started
         count = 0
         for cell in plan:
             gid = _grade_id(cell)
             if cell.cell_type != "code":
                 if gid and _meta(cell).get("grade"):
-                    result.cells[gid] = _manual_cell(cell)
+                    graded.cells[gid] = _manual_cell(cell)
                 continue
             count += 1
             cell.execution_count = count
@@ -242,36 +276,34 @@ def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
                 session.kill(dead)
             name = gid[len(TEST_PREFIX):] if gid and _is_test(cell) else None
             if name in exercises.EXERCISES:
-                result.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), job, sources,
+                graded.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), seeds, sources,
                                                      limits, deadline, dead)
                 dead = dead or session.dead
             elif dead:
-                cell.outputs = [_stream(f"Not run: {dead}.\n", "stderr")]
+                cell.outputs = [_stream(f"Not run: the notebook's process {dead}.\n", "stderr")]
                 if _is_test(cell):
-                    result.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
+                    graded.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
             else:
                 dead = _run_code_cell(session, cell, limits)
                 if _is_test(cell):   # a test cell the registry does not know: nbgrader's own rule
-                    result.cells[gid] = _untrusted_test_cell(cell)
-                    result.problems.append(f"test cell '{gid}' is not in the grading registry; "
+                    graded.cells[gid] = _untrusted_test_cell(cell)
+                    graded.problems.append(f"test cell '{gid}' is not in the grading registry; "
                                            "it was scored from its own output")
-        if session.isolation:
-            result.timings["isolation"] = session.isolation
+        graded.timings["isolation"] = session.isolation
     if dead:
-        result.problems.append(f"the notebook's process {dead}; cells after that scored 0")
-    student.cells = plan
-    result.autograded_nb_json = nbformat.writes(student)
-    result.timings["total"] = time.monotonic() - started
-    return result
+        graded.problems.append(f"the notebook's process {dead}; cells after that scored 0")
+    graded.notebook.cells = plan
+    graded.timings["total"] = time.monotonic() - started
+    return graded
 
 
-def _grade_test_cell(session, cell, exercise, job, sources, limits, deadline, dead) -> CellResult:
+def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, dead) -> CellResult:
     points = float(_meta(cell).get("points", exercise.points))
     if dead:
         cell.outputs = [_stream(f"Not graded: the notebook's process {dead}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["not_run"], f"not graded: the notebook's process {dead}")
     try:
-        score, verdicts, violation = grade_exercise(session, exercise, job.seeds[exercise.name], sources,
+        score, verdicts, violation = grade_exercise(session, exercise, seeds[exercise.name], sources,
                                                     limits.cell_timeout, deadline)
     except ChildDied as exc:
         cell.outputs = [_stream(f"Not graded: the notebook's process {exc}.\nScore: 0/{points:g}\n")]

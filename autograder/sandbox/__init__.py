@@ -148,7 +148,7 @@ class Sandbox:
 
     @contextmanager
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
-                start_timeout: float = 30.0):
+                figures: bool = True, start_timeout: float = 30.0):
         scratch = tempfile.mkdtemp(prefix="autograder-run-")
         try:
             if files_dir and os.path.isdir(files_dir):
@@ -161,7 +161,8 @@ class Sandbox:
             conf = Confinement(uid=self.uid, scratch=scratch, hide_paths=tuple(hide_paths), memory_mb=memory_mb)
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap},
+                reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap,
+                                       "figures": figures},
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()

@@ -7,7 +7,7 @@ It is the children's subreaper: whatever a submission starts, however detached, 
 here or under the submission's own uid, and "reap" kills all of it.
 
 Protocol on the control socket (one JSON message per SOCK_SEQPACKET packet; "spawn" carries the job socket by SCM_RIGHTS):
-  {"op": "spawn", "confinement": {...}, "output_cap": N}  ->  {"pid": P}
+  {"op": "spawn", "confinement": {...}, "output_cap": N, "figures": bool}  ->  {"pid": P}
   {"op": "reap"}                                         ->  {"status": "exit 0" | "signal 9" | ...}
 """
 from __future__ import annotations
@@ -21,13 +21,30 @@ import sys
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _warm_imports():
+def _warm_up():
+    """Pay every one-off cost here once, not in each child: imports, lazy torch.func
+    machinery, matplotlib's font cache and first PNG render."""
+    import io
+
     import numpy  # noqa: F401
     import torch
     torch.set_num_threads(1)       # one core per worker; the batch spreads work over cores
+    x = torch.ones(2, dtype=torch.float64)
+    torch.func.jacrev(torch.sin)(x)
+    torch.func.jacfwd(torch.tanh)(x)
+    torch.func.vjp(torch.relu, x)
+    torch.autograd.functional.jacobian(torch.sigmoid, x)
     import matplotlib
     matplotlib.use("module://matplotlib_inline.backend_inline")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1], label="warm")
+    ax.imshow([[0, 1], [1, 0]])
+    ax.legend()
+    fig.colorbar(ax.images[0])
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    plt.close(fig)
+    import matplotlib_inline.backend_inline  # noqa: F401
     import autograder.calling  # noqa: F401  (the child-side engine code)
     from autograder.sandbox import child
     return child.make_shell()
@@ -76,7 +93,7 @@ def main(control_fd: int) -> None:
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # die with the worker
     control = socket.socket(fileno=control_fd)
-    shell, current = _warm_imports()
+    shell, current = _warm_up()
     from autograder.sandbox.child import serve
     from autograder.sandbox.isolation import Confinement
     control.send(b'{"ready": true}')
@@ -95,7 +112,7 @@ def main(control_fd: int) -> None:
                 try:
                     control.close()
                     job = socket.socket(fileno=fds[0])
-                    serve(job, conf, shell, current, request["output_cap"])
+                    serve(job, conf, shell, current, request["output_cap"], request["figures"])
                 except BaseException:       # noqa: BLE001 - the child's end is reported via its exit code
                     code = 70
                 finally:
