@@ -60,6 +60,10 @@ BANNED_ATTRIBUTES = {
 # from an import we cannot see (for example a star import)
 AUTOGRAD_FUNCTION_NAMES = {"jacrev", "jacfwd", "vjp", "jvp", "hessian", "grad_and_value", "linearize"}
 
+# names a star import from an autograd module brings in (only flagged when the student's
+# cells do not define the name themselves)
+_STAR_NAMES = {"grad", "jacobian", "functional", "vmap", "backward", "forward_ad", "Function"}
+
 OBFUSCATION_CALLS = {
     "__import__": "__import__()",
     "eval": "eval()",
@@ -160,7 +164,7 @@ class _Module:
                 return
             for t in targets:
                 for sub in ast.walk(t):
-                    if isinstance(sub, ast.Name):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                         if isinstance(stmt, ast.AugAssign):
                             self.defs.setdefault(sub.id, []).append(value)
                         else:
@@ -250,8 +254,10 @@ class _Checker:
                 self.visit_root(d, set())
         if name in self.m.aliases:
             self.check_dotted(self.m.aliases[name], via=name)
-        elif name not in self.m.defs and name in AUTOGRAD_FUNCTION_NAMES and self.m.star_imports:
-            self.flag(f"`{name}` (from `from {self.m.star_imports[-1]} import *`)")
+        elif name not in self.m.defs and self.m.star_imports:
+            banned_star = [mod for mod in self.m.star_imports if _banned(mod)]
+            if banned_star and (name in AUTOGRAD_FUNCTION_NAMES or name in _STAR_NAMES):
+                self.flag(f"`{name}` (from `from {banned_star[-1]} import *`)")
 
     def check_dotted(self, dotted: str, via: str | None = None) -> None:
         hit = _banned(dotted)
@@ -382,10 +388,11 @@ def _torch_dir() -> str:
 
 _WATCHED_FILES: tuple[str, ...] | None = None
 _WATCHED_DIRS: tuple[str, ...] | None = None
+_TORCH_DIRS: tuple[str, ...] = ()
 
 
 def _watched() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    global _WATCHED_FILES, _WATCHED_DIRS
+    global _WATCHED_FILES, _WATCHED_DIRS, _TORCH_DIRS
     if _WATCHED_FILES is None:
         t = _torch_dir()
         _WATCHED_FILES = tuple(os.path.join(t, "autograd", f) for f in (
@@ -399,6 +406,7 @@ def _watched() -> tuple[tuple[str, ...], tuple[str, ...]]:
         except Exception:
             pass
         _WATCHED_DIRS = tuple(dirs)
+        _TORCH_DIRS = (t,) + tuple(dirs)
     return _WATCHED_FILES, _WATCHED_DIRS
 
 
@@ -457,6 +465,13 @@ class AutogradTracer:
             self._calls.append(what)
 
     @staticmethod
+    def _from_torch(frame) -> bool:
+        if frame is None:
+            return False
+        filename = frame.f_code.co_filename
+        return filename.startswith(_TORCH_DIRS)
+
+    @staticmethod
     def _is_watched(filename: str) -> bool:
         return filename in _WATCHED_FILES or filename.startswith(_WATCHED_DIRS)
 
@@ -465,16 +480,17 @@ class AutogradTracer:
             code = frame.f_code
             filename = code.co_filename
             if self._is_watched(filename):
-                caller = frame.f_back
-                # only the entry point the student's code called, not torch's own internals
-                if caller is None or not self._is_watched(caller.f_code.co_filename):
+                # only an entry point called from outside torch (the student's code), not
+                # torch's own internals (printing a tensor calls forward_ad.unpack_dual)
+                if not self._from_torch(frame.f_back):
                     self._note(f"{_module_of(filename)}.{code.co_name}")
-            elif code.co_name in ("backward", "register_hook") and filename.endswith(_TENSOR_PY):
+            elif code.co_name in ("backward", "register_hook") and filename.endswith(_TENSOR_PY) \
+                    and not self._from_torch(frame.f_back):
                 self._note(f"Tensor.{code.co_name}()")
         elif event == "c_call":
             name = getattr(arg, "__name__", "")
             if name in _C_NAMES:
-                if _C_NAMES[name] and not self._is_watched(frame.f_code.co_filename):
+                if _C_NAMES[name] and not self._from_torch(frame):
                     self._note(_C_NAMES[name])
             elif name in ("setprofile", "settrace") and frame.f_code not in _OWN_CODES \
                     and getattr(arg, "__module__", "") in ("sys", "threading"):

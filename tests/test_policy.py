@@ -103,6 +103,16 @@ DISGUISED = {
             q = torch.tensor(p.tolist(), requires_grad=True)
             return f(q).grad_fn
     """,
+    "star import": """
+        from torch.autograd.functional import *
+        def jacobian_by_hand(p):
+            return jacobian(f, p)
+    """,
+    "attribute stored on a module": """
+        torch.my_helper = torch.func.jacrev
+        def jacobian_by_hand(p):
+            return torch.my_helper(f)(p)
+    """,
     "decorator": """
         from torch.func import jacrev
         @jacrev
@@ -222,6 +232,7 @@ def test_tracer_quiet_for_honest_code_and_restores_profiler():
     with torch.no_grad():
         pass
     assert _ran(lambda p: torch.diag(torch.relu(p)), P) == ()
+    assert _ran(lambda p: print(p, repr(p), f"{p}") or p, P) == ()  # printing calls forward_ad internals
     assert sys.getprofile() is before
     with AutogradTracer() as t:
         torch.tanh(P)
