@@ -119,11 +119,11 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             original = locked[gid]
             if cell.get("cell_type") != original.cell_type:
                 problems.append(f"cell '{gid}' was changed from {original.cell_type} to {cell.get('cell_type')}")
-            elif _source(cell).strip() != _released_source(original).strip():
+            elif _source(cell).strip() not in (_released_source(original).strip(), _source(original).strip()):
                 problems.append(f"locked cell '{gid}' was edited; the instructor's version was used")
             elif _grading_meta(cell) != _grading_meta(original):
                 problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
-            plan.append(copy.deepcopy(original))
+            plan.append(_restored(original, cell))
             continue
         cell = copy.deepcopy(nbformat.from_dict(cell))
         if gid in graded_meta:
@@ -140,6 +140,15 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
     return plan, problems
 
 
+def _restored(original, student_cell=None):
+    """The instructor's cell, keeping the release checksum nbgrader stores with it."""
+    cell = copy.deepcopy(original)
+    checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
+    if isinstance(checksum, str):
+        cell.metadata.setdefault("nbgrader", {})["checksum"] = checksum
+    return cell
+
+
 def _restore_missing(instructor, plan, locked, seen, problems) -> None:
     order = [_grade_id(c) for c in instructor.cells]
     for gid, original in locked.items():
@@ -153,7 +162,7 @@ def _restore_missing(instructor, plan, locked, seen, problems) -> None:
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
                 at = i + 1
-        plan.insert(at, copy.deepcopy(original))
+        plan.insert(at, _restored(original))
 
 
 def _keep_tests_after_solutions(plan: list) -> None:
