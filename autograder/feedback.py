@@ -81,9 +81,13 @@ def summary(verdicts: list[Verdict], score: float, points: float) -> str:
     return f"{k} of {n} check{'s' if n != 1 else ''} passed — score {fmt_number(score)}/{fmt_number(points)}"
 
 
-def render(exercise, verdicts: list[Verdict], violation: list[str] | None, score: float | None = None) -> str:
-    """The feedback block for one exercise."""
+def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
+           score: float | None = None) -> str:
+    """The feedback block for one exercise: a one-line summary, the policy violation if any,
+    and for each failing probe (at most 4) the message, input, expected and returned value."""
     from .scoring import score as compute_score
+    if isinstance(violation, str):  # a caller may pass one sentence instead of a list
+        violation = [violation]
     if score is None:
         score = compute_score(exercise, verdicts, violation)
     lines = [f"{exercise.name}: " + summary(verdicts, score, exercise.points)]

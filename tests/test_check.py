@@ -145,3 +145,10 @@ def test_outcome_is_plain_data():
     out = call_student(lambda p: 1 / 0, Probe((1,), {}, "t"), by_hand=True)
     again = pickle.loads(pickle.dumps(out))
     assert again == out and again.error.exc_type == "ZeroDivisionError" and again.error.lineno
+
+
+def test_render_accepts_a_single_violation_sentence():
+    from autograder.exercises import get
+    from autograder.feedback import render
+    text = render(get("relu_jacobian"), [], "relu_jacobian uses autograd (torch.func.jacrev)")
+    assert "- relu_jacobian uses autograd (torch.func.jacrev)" in text and "score 0/2" in text
