@@ -67,16 +67,15 @@ def _table(course: Path, roster: dict) -> str:
         ids = {samples.nbgrader_meta(c).get("grade_id") for c in cells}
         per_nb[nb] = sum(p for gid, p in points.items() if gid in ids)
     headers = ["student"] + [f"{nb} /{per_nb[nb]:g}" for nb in samples.NOTEBOOKS] + \
-        [f"total /{sum(per_nb.values()):g}", "submission"]
+        [f"total /{sum(per_nb.values()):g}"]
     rows = []
     for student, spec in roster.items():
         got = scores.get(student, {})
         row = [student] + [f"{got.get(nb, float('nan')):.2f}" for nb in samples.NOTEBOOKS]
         row.append(f"{sum(got.get(nb, 0.0) for nb in samples.NOTEBOOKS):.2f}")
-        row.append(_describe(spec))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
-    line = lambda r: "  ".join(str(v).ljust(w) if i in (0, len(r) - 1) else str(v).rjust(w)
+    line = lambda r: "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w)
                                for i, (v, w) in enumerate(zip(r, widths)))
     out = [line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
     return "\n".join(out)

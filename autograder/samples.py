@@ -203,11 +203,14 @@ def saturated_fraction(W, b, X, threshold=1e-3):
 
 MISTAKES: dict[str, Mistake] = {m.name: m for m in _MISTAKE_LIST}
 
-# A small class for the demo: one perfect student, a few with typical mistakes, one blank.
+# A small class for the demo (and tests): one perfect student, one blank, and four whose
+# mistakes together cover every entry of MISTAKES.
 DEMO_CLASS: dict[str, Spec] = {
     "ada": "perfect",
-    "ben": ["transposed_jacobian", "missing_activation_derivative"],
-    "chloe": ["relu_one_at_zero", "full_matrix_vjp", "warning_but_correct"],
+    "ben": ["transposed_jacobian", "missing_activation_derivative",
+            "missing_sigmoid_derivative"],
+    "chloe": ["relu_one_at_zero", "full_matrix_vjp", "warning_but_correct",
+              "shape_inputs_first"],
     "dev": ["sigmoid_wrong_sign", "autograd_in_by_hand", "forgot_return"],
     "eve": ["central_difference_without_2", "chain_in_wrong_order", "counts_unsaturated",
             "origin_is_not_dead"],
