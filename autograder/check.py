@@ -90,37 +90,6 @@ def _student_sources(fn: Callable) -> list[str]:
     return sources
 
 
-def run_exercise(name: str, fn: Callable, seed: int | None, sources: list[str] | None = None):
-    """Grade ``fn`` on exercise ``name``: (exercise, verdicts, violation, score)."""
-    from .calling import call_student
-    from .compare import judge
-    from .exercises import get, probes
-    from .policy import static_violations
-    from .scoring import score
-
-    ex = get(name)
-    violation: list[str] = []
-    if ex.by_hand:
-        fn_name = getattr(fn, "__name__", name)
-        srcs = sources if sources is not None else _student_sources(fn)
-        try:
-            violation = static_violations(srcs, fn_name)
-        except Exception:
-            violation = []
-    verdicts = []
-    ran: list[str] = []
-    for probe in probes(ex, seed):
-        outcome = call_student(fn, probe, ex.by_hand)
-        for c in outcome.autograd_calls:
-            if c not in ran:
-                ran.append(c)
-        expected = ex.reference(probe)
-        verdicts.append(judge(ex, probe, outcome, expected))
-    if ran:
-        violation = violation + [f"{c} (ran while your function was called)" for c in ran]
-    return ex, verdicts, violation, score(ex, verdicts, violation)
-
-
 def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
           sources: list[str] | None = None) -> Score:
     """Check ``fn`` against exercise ``name``; print feedback; return the score.
@@ -148,8 +117,14 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 seed = student_seed(course_secret(root), student, name)
             if not hidden:
                 seed = None
+            from .calling import call_student
+            from .exercises import get
             from .feedback import render
-            ex, verdicts, violation, value = run_exercise(name, fn, seed, sources)
+            from .grading import run_exercise
+            ex = get(name)
+            srcs = sources if sources is not None else (_student_sources(fn) if ex.by_hand else [])
+            verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed,
+                                                      srcs, getattr(fn, "__name__", name))
             print(render(ex, verdicts, violation, value), file=out)
             return Score(value)
     except KeyboardInterrupt:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder import exercises, feedback, policy, scoring
-from autograder.compare import judge
+from autograder import exercises, feedback
+from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
@@ -201,34 +201,18 @@ def _sanitise(outputs: list) -> list:
     return clean
 
 
-def grade_exercise(session, exercise, seed: int, sources: list[str], timeout: float,
-                   deadline: float) -> tuple[float, list, str | None]:
-    """Probe the student's function through the child; judge every answer here, with autograd."""
-    verdicts, outcomes = [], []
-    for probe in exercises.probes(exercise, seed):
-        expected = exercise.reference(probe)
+def _ask_child(session, exercise, timeout: float, deadline: float):
+    """``call`` for run_exercise: the student's answer to one probe, fetched from the child."""
+    def call(probe) -> Outcome:
         try:
             outcome = session.call(exercise.name, probe, exercise.by_hand,
                                    min(timeout, max(deadline - time.monotonic(), 0.1)))
-            if not isinstance(outcome, Outcome):
-                outcome = _failed("ProtocolError", "the grader received something that is not an answer")
         except Interrupted:
-            outcome = _failed("TimeoutError", f"the function did not return within {timeout:g} seconds")
-        outcomes.append(outcome)
-        verdicts.append(judge(exercise, probe, outcome, expected))
-    violation = _violation(exercise, sources, outcomes) if exercise.by_hand else None
-    return scoring.score(exercise, verdicts, violation), verdicts, violation
-
-
-def _violation(exercise, sources: list[str], outcomes: list[Outcome]) -> str | None:
-    """Autograd in a by-hand exercise: found in the code (here, trusted) or seen running (child)."""
-    found = list(policy.static_violations(sources, exercise.name))
-    for outcome in outcomes:
-        found += [str(c) for c in outcome.autograd_calls if str(c) not in found]
-    if not found:
-        return None
-    return (f"{exercise.name} must compute its Jacobian by hand, but it uses autograd ("
-            + "; ".join(found[:3]) + "), so this exercise scores 0.")
+            return _failed("TimeoutError", f"the function did not return within {timeout:g} seconds")
+        if not isinstance(outcome, Outcome):
+            return _failed("ProtocolError", "the grader received something that is not an answer")
+        return outcome
+    return call
 
 
 def _failed(exc_type: str, message: str) -> Outcome:
@@ -312,13 +296,13 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
         cell.outputs = [_stream(f"Not graded: the notebook's process {dead}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["not_run"], f"not graded: the notebook's process {dead}")
     try:
-        score, verdicts, violation = grade_exercise(session, exercise, seeds[exercise.name], sources,
-                                                    limits.cell_timeout, deadline)
+        verdicts, violation, score = run_exercise(exercise, _ask_child(session, exercise, limits.cell_timeout, deadline),
+                                                  seeds[exercise.name], sources)
     except ChildDied as exc:
         cell.outputs = [_stream(f"Not graded: the notebook's process {exc}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
     score = min(score * points / exercise.points, points)   # the instructor's points are what count
-    text = feedback.render(exercise, verdicts, violation)
+    text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [_stream(text), _score_output(round(score, 2))]
     diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
     return CellResult(round(score, 2), points, diagnoses, text)

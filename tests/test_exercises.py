@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder.calling import call_student
-from autograder.check import run_exercise
+from autograder.grading import run_exercise as _run
 from autograder.compare import judge
 from autograder.exercises import EXERCISES, Probe, ProbeFunction, T, get, probes
 
@@ -211,6 +211,14 @@ def test_probe_functions_pickle_and_keep_the_input_kind():
 
 
 # ----------------------------------------------------------------------------- full marks
+
+def run_exercise(name, fn, seed, sources):
+    """(exercise, verdicts, violation, score) for ``fn`` called in-process."""
+    ex = get(name)
+    verdicts, violation, score = _run(ex, lambda p: call_student(fn, p, ex.by_hand), seed, sources,
+                                      getattr(fn, "__name__", name))
+    return ex, verdicts, violation, score
+
 
 @pytest.mark.parametrize("name", sorted(set(SPEC_POINTS) - {"relu_vjp"}))
 def test_correct_solution_scores_full_marks(name):

@@ -8,6 +8,7 @@ everything it started.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -26,6 +27,7 @@ from autograder.sandbox.isolation import Confinement
 from autograder.sandbox.reports import Ready
 
 INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
+SHARE_BYTES = 1 << 20        # tensors larger than this reach the child through a file, not the socket
 STARTUP_TIMEOUT = 180.0      # the zygote's first torch import on a cold disk
 
 
@@ -41,11 +43,44 @@ class Interrupted(Exception):
         self.reply = reply
 
 
+def _load_shared(path: str, dtype: str, shape: tuple):
+    """In the child: a tensor the grader left in a file (an n = 10**7 probe costs a read, not a pickle)."""
+    import torch
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    return torch.frombuffer(data, dtype=getattr(torch, dtype)).reshape(shape)
+
+
+class _SharedTensor:
+    """Pickles as a call to ``_load_shared``: the bytes travel through a private file."""
+
+    def __init__(self, tensor, folder: str, uid: int | None):
+        fd, self.path = tempfile.mkstemp(dir=folder, suffix=".bin")
+        with os.fdopen(fd, "wb") as f:
+            f.write(tensor.detach().contiguous().numpy().tobytes())
+        if uid is not None:
+            os.chown(self.path, uid, uid)
+        self.dtype, self.shape = str(tensor.dtype).removeprefix("torch."), tuple(tensor.shape)
+
+    def __reduce__(self):
+        return _load_shared, (self.path, self.dtype, self.shape)
+
+
 class Session:
-    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int):
-        self.sandbox, self.sock, self.pid = sandbox, sock, pid
+    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int, scratch: str):
+        self.sandbox, self.sock, self.pid, self.scratch = sandbox, sock, pid, scratch
         self.dead: str | None = None
         self.isolation: list[str] = []
+
+    def _share_big_tensors(self, value):
+        import torch
+        if isinstance(value, torch.Tensor) and value.element_size() * value.nelement() > SHARE_BYTES:
+            return _SharedTensor(value, self.scratch, self.sandbox.uid)
+        if isinstance(value, (tuple, list)):
+            return type(value)(self._share_big_tensors(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._share_big_tensors(v) for k, v in value.items()}
+        return value
 
     def _roundtrip(self, request: dict, timeout: float):
         if self.dead:
@@ -113,7 +148,14 @@ class Session:
         return self._roundtrip({"op": "run", "source": source}, timeout)
 
     def call(self, name: str, probe, by_hand: bool, timeout: float):
-        return self._roundtrip({"op": "call", "name": name, "probe": probe, "by_hand": by_hand}, timeout)
+        shared = dataclasses.replace(probe, args=self._share_big_tensors(probe.args),
+                                     kwargs=self._share_big_tensors(probe.kwargs))
+        try:
+            return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand}, timeout)
+        finally:
+            for leftover in os.listdir(self.scratch):
+                if leftover.endswith(".bin") and os.path.basename(leftover).startswith("tmp"):
+                    os.unlink(os.path.join(self.scratch, leftover))
 
 
 class Sandbox:
@@ -166,7 +208,7 @@ class Sandbox:
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()
-            session = Session(self, ours, reply["pid"])
+            session = Session(self, ours, reply["pid"], scratch)
             try:
                 session.start(start_timeout)
                 yield session
