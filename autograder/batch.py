@@ -62,22 +62,29 @@ def run_job(job: NotebookJob, grader: str = DEFAULT_GRADER) -> NotebookResult:
 
 
 # --------------------------------------------------------------------------- local pool
-def _worker_main(conn, grader: str) -> None:
+def _worker_main(fd: int, grader: str) -> None:
+    """A worker: `python -m autograder.batch --worker FD GRADER`, talking over socket FD.
+
+    Started as a fresh interpreter (not multiprocessing's spawn, which re-imports the parent's
+    __main__ script), so it works the same under the CLI, `python -m`, a bench script or stdin.
+    """
+    from multiprocessing.connection import Connection
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides what Ctrl-C means
+    conn = Connection(fd)
     try:
-        import torch  # noqa: F401  (once per worker, not once per notebook)
-    except ImportError:
-        pass
-    try:
-        resolve(grader)
+        fn = resolve(grader)   # imports the grader (and with it torch) once per worker, not per notebook
+        warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
+        if callable(warm_up):
+            warm_up()          # e.g. start the sandbox's zygote before the first job arrives
     except Exception as exc:  # noqa: BLE001
-        conn.send(("error", f"cannot load grader {grader}: {exc}"))
+        conn.send(("error", f"cannot load grader {grader}: {type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", os.getpid()))
     while True:
         try:
             msg = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if msg is None:
             return
@@ -86,33 +93,56 @@ def _worker_main(conn, grader: str) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, grader: str):
-        parent, child = ctx.Pipe()
-        self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, grader), daemon=True,
-                                name="autograder-worker")
-        self.proc.start()
+    def __init__(self, grader: str):
+        import socket
+        import subprocess
+        from multiprocessing.connection import Connection
+
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.batch", "--worker", str(child.fileno()), grader],
+            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, env=env)
         child.close()
+        self.conn = Connection(parent.detach())
+        try:
+            self.sentinel = os.pidfd_open(self.proc.pid)   # readable when the worker exits
+        except (AttributeError, OSError):
+            self.sentinel = None
         self.ready = False
         self.current = None            # (key, job, started)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def waitables(self) -> list:
+        return [self.conn] + ([self.sentinel] if self.sentinel is not None else [])
 
     def stop(self, wait: float = 5.0) -> None:
         try:
             self.conn.send(None)
         except (OSError, ValueError):
             pass
-        self.proc.join(wait)
-        if self.proc.is_alive():
-            self.kill()
+        try:
+            self.proc.wait(wait)
+        except Exception:  # noqa: BLE001
+            pass
+        self.kill()
 
     def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(2)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(2)
+        import subprocess
+        for sig in (self.proc.terminate, self.proc.kill):
+            if self.proc.poll() is not None:
+                break
+            sig()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                pass
         self.conn.close()
+        if self.sentinel is not None:
+            os.close(self.sentinel)
+            self.sentinel = None
 
 
 class LocalPool:
@@ -128,14 +158,12 @@ class LocalPool:
         return f"local pool, {self.n} worker process{'es' if self.n != 1 else ''}"
 
     def run(self, jobs: Iterable[NotebookJob]) -> Iterator[tuple[NotebookJob, NotebookResult]]:
-        import multiprocessing as mp
         from multiprocessing.connection import wait
 
-        ctx = mp.get_context("spawn")     # no fork of a process with sqlite/threads open
         pending = deque(enumerate(jobs))
         if not pending:
             return
-        self.workers = [_Worker(ctx, self.grader) for _ in range(min(self.n, len(pending)))]
+        self.workers = [_Worker(self.grader) for _ in range(min(self.n, len(pending)))]
         try:
             while pending or any(w.current for w in self.workers):
                 for w in self.workers:
@@ -145,8 +173,8 @@ class LocalPool:
                         w.current = (key, job, time.monotonic())
                 waitables = {}
                 for w in self.workers:
-                    waitables[w.conn] = w
-                    waitables[w.proc.sentinel] = w
+                    for obj in w.waitables():
+                        waitables[obj] = w
                 for obj in wait(list(waitables), timeout=1.0):
                     w = waitables[obj]
                     if w not in self.workers:
@@ -167,32 +195,36 @@ class LocalPool:
                         w.current = None
                         yield job, got[1]
                         continue
-                    if not w.proc.is_alive() or got is None:
+                    if got is None or not w.alive():
                         # the worker itself died (not just the sandboxed child)
-                        w.proc.join(1)
-                        code = w.proc.exitcode
+                        try:
+                            code = w.proc.wait(2)
+                        except Exception:  # noqa: BLE001
+                            code = None
                         if not w.ready:
                             raise RuntimeError(f"a grading worker failed to start (exit code {code})")
-                        yield from self._replace(ctx, w, f"worker process died (exit code {code})")
+                        yield from self._replace(w, f"worker process died (exit code {code})")
                 now = time.monotonic()
                 for w in list(self.workers):
-                    if w.current is None:
+                    if w.current is None and (w.ready or w.alive()):
                         continue
+                    if w.current is None:
+                        raise RuntimeError(f"a grading worker failed to start (exit code {w.proc.poll()})")
                     limit = w.current[1].limits.notebook_timeout + KILL_GRACE
                     if now - w.current[2] > limit:
-                        yield from self._replace(ctx, w, f"no result after {limit:.0f} s; worker killed")
+                        yield from self._replace(w, f"no result after {limit:.0f} s; worker killed")
         finally:
             for w in self.workers:
-                if w.current is None and w.proc.is_alive():
+                if w.current is None and w.alive():
                     w.stop(wait=2.0)
                 else:
                     w.kill()
 
-    def _replace(self, ctx, w: _Worker, reason: str):
+    def _replace(self, w: _Worker, reason: str):
         current = w.current
         w.current = None
         w.kill()
-        self.workers[self.workers.index(w)] = _Worker(ctx, self.grader)
+        self.workers[self.workers.index(w)] = _Worker(self.grader)
         self.restarts += 1
         if current is not None:
             yield current[1], failed_result(current[1], reason)
@@ -465,10 +497,8 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
                         summary.timings[k] += v
                 buffered[job.student][job.notebook] = res
                 remaining[job.student].discard(job.notebook)
-                score = ""
-                if res.cells:
-                    score = f"{sum(c.score for c in res.cells.values()):g}/" \
-                            f"{sum(c.max_score for c in res.cells.values()):g}"
+                auto = [c for c in res.cells.values() if c.score is not None]
+                score = f"{sum(c.score for c in auto):g}/{sum(c.max_score for c in auto):g}" if auto else ""
                 progress.update(job, res, score or res.status)
                 if not remaining[job.student]:
                     commit(job.student)
@@ -481,3 +511,7 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
         writer.close()
         summary.elapsed = time.monotonic() - t0
     return summary
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--worker":
+    _worker_main(int(sys.argv[2]), sys.argv[3])

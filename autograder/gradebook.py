@@ -318,6 +318,9 @@ class GradebookWriter:
             elif manual:
                 auto, _ = nbu.determine_grade(cell)
                 needs = grade.manual_score is not None or auto is None
+            elif trusted is not None and trusted.score is None:
+                auto = None       # the grader leaves this cell to a human
+                needs = True
             elif trusted is not None:
                 auto = float(trusted.score)
                 needs = grade.manual_score is not None

@@ -1,0 +1,214 @@
+"""Stock `nbgrader autograde` vs `autograder grade` on one synthetic class, in the same run.
+
+    .venv/bin/python bench/bench_autograde.py [--students 40] [--workers N] [--keep DIR]
+                                              [--stock-sample K] [--skip-stock]
+
+1. builds a course (samples.make_course + `nbgrader generate_assignment`) and a class of
+   N students cycling through the perfect solution, every typical mistake of
+   autograder.samples and a blank submission;
+2. copies it twice and grades one copy with STOCK nbgrader -- its own pipeline, a kernel per
+   notebook: AUTOGRADER_STOCK_EXECUTE=1 switches the course config's hardened routing off,
+   and the stock preprocessor lists are also forced on the command line -- and the other
+   with `autograder grade` (a fresh process, as an instructor would run it);
+3. compares the two gradebooks cell by cell (every grade cell's auto_score, every
+   notebook's total), prints both wall times, the ratio, and where the fast path's time goes.
+
+--stock-sample K times stock on the first K students only and extrapolates linearly to the
+class; the ratio is then printed as EXTRAPOLATED. The default measures the whole class.
+Results are also written as JSON to bench/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+STOCK_SANITIZE = ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+                  "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
+                  "nbgrader.preprocessors.CheckCellMetadata"]
+STOCK_AUTOGRADE = ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+                   "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+                   "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+                   "nbgrader.preprocessors.CheckCellMetadata"]
+
+
+def roster(n: int) -> dict[str, object]:
+    from autograder import samples
+    kinds = ["perfect", *samples.MISTAKES, "blank"]
+    return {f"student{i:03d}": kinds[i % len(kinds)] for i in range(n)}
+
+
+def build_course(dest: Path, n: int, assignment: str) -> Path:
+    from autograder import samples
+    course = samples.make_course(dest)
+    samples.nbgrader("generate_assignment", assignment, "--force", cwd=course)
+    samples.write_class(course, roster(n))
+    return course
+
+
+def gradebook_cells(course: Path, assignment: str) -> dict[tuple, float | None]:
+    """(student, notebook, grade_id) -> auto_score, plus (student, notebook, '<total>') -> score."""
+    from nbgrader.api import Gradebook
+    from autograder.gradebook import load_course
+    c = load_course(str(course))
+    out = {}
+    with Gradebook(c.db_url, c.course_id) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            for nb in sub.notebooks:
+                out[(sub.student.id, nb.name, "<total>")] = float(nb.score)
+                for g in nb.grades:
+                    out[(sub.student.id, nb.name, g.name)] = g.auto_score
+    return out
+
+
+def run_stock(course: Path, assignment: str, students: list[str] | None) -> float:
+    from autograder import samples
+    env = samples.course_env(course, {"AUTOGRADER_STOCK_EXECUTE": "1"})
+    args = ["autograde", assignment]
+    for pp in STOCK_SANITIZE:
+        args.append(f"--Autograde.sanitize_preprocessors={pp}")
+    for pp in STOCK_AUTOGRADE:
+        args.append(f"--Autograde.autograde_preprocessors={pp}")
+    if students:
+        # nbgrader takes one --student glob; grade the sample by removing the rest first
+        for d in (course / "submitted").iterdir():
+            if d.name not in students:
+                shutil.rmtree(d)
+    t = time.perf_counter()
+    proc = subprocess.run([samples.venv_bin("nbgrader"), *args], cwd=course, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t
+    (course / "stock-autograde.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        print(f"stock nbgrader exited {proc.returncode}; see {course / 'stock-autograde.log'}")
+    return elapsed
+
+
+def run_fast(course: Path, assignment: str, workers: int | None) -> tuple[float, dict]:
+    """`autograder grade` as a fresh process; returns wall time and its profile."""
+    profile_path = course / "fast-profile.json"
+    code = (
+        "import json, sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "from autograder.gradebook import load_course\n"
+        "from autograder import batch\n"
+        "course = load_course('.')\n"
+        "t1 = time.perf_counter()\n"
+        f"s = batch.grade(course, {assignment!r}, workers={workers!r}, tty=False)\n"
+        "batch.print_summary(s, sys.stderr)\n"
+        "t2 = time.perf_counter()\n"
+        f"json.dump({{'load_config': t1 - t0, 'grade': t2 - t1, 'failed': s.failed,\n"
+        "           'graded': len(s.graded), 'timings': dict(s.timings), 'scheduler': s.scheduler},\n"
+        f"          open({str(profile_path)!r}, 'w'))\n"
+    )
+    from autograder import samples
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=course, env=samples.course_env(course),
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t
+    (course / "fast-autograde.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise SystemExit(f"autograder grade failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return elapsed, json.loads(profile_path.read_text())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--assignment", default="jacobians")
+    ap.add_argument("--stock-sample", type=int, default=None, metavar="K",
+                    help="time stock on K students only and EXTRAPOLATE (labelled as such)")
+    ap.add_argument("--skip-stock", action="store_true", help="time the fast path only")
+    ap.add_argument("--keep", default=None, metavar="DIR", help="build the courses here and keep them")
+    args = ap.parse_args(argv)
+
+    from autograder import samples
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-autograde-"))
+    base.mkdir(parents=True, exist_ok=True)
+    a = args.assignment
+    print(f"building a class of {args.students} students in {base} ...", flush=True)
+    template = build_course(base / "template", args.students, a)
+    n_nb = sum(1 for _ in (template / "submitted").glob(f"*/{a}/*.ipynb"))
+    stock_course = base / "stock"
+    fast_course = base / "fast"
+    for d in (stock_course, fast_course):
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(template, d)
+
+    result: dict = {"students": args.students, "notebooks": n_nb, "cores": os.cpu_count()}
+    print(f"autograder grade ({n_nb} notebooks) ...", flush=True)
+    fast_s, profile = run_fast(fast_course, a, args.workers)
+    result.update(fast_seconds=fast_s, fast_profile=profile)
+    print(f"  {fast_s:.1f} s  ({fast_s / n_nb:.3f} s per notebook, {profile['scheduler']})")
+
+    if not args.skip_stock:
+        sample = None
+        if args.stock_sample:
+            sample = sorted(roster(args.students))[:args.stock_sample]
+        n_stock = (sum(1 for s in sample for _ in (stock_course / "submitted" / s / a).glob("*.ipynb"))
+                   if sample else n_nb)
+        print(f"stock nbgrader autograde ({n_stock} notebooks, a kernel each) ...", flush=True)
+        stock_s = run_stock(stock_course, a, sample)
+        label = "measured"
+        stock_total = stock_s
+        if sample:
+            stock_total = stock_s * n_nb / n_stock
+            label = f"EXTRAPOLATED from {n_stock} notebooks"
+        print(f"  {stock_s:.1f} s  ({stock_s / n_stock:.2f} s per notebook)")
+        result.update(stock_seconds=stock_s, stock_notebooks=n_stock, stock_total=stock_total,
+                      stock_label=label)
+
+        stock_cells = gradebook_cells(stock_course, a)
+        fast_cells = gradebook_cells(fast_course, a)
+        keys = sorted(k for k in stock_cells if sample is None or k[0] in sample)
+        diffs = [(k, stock_cells[k], fast_cells.get(k, "absent")) for k in keys
+                 if not _same(stock_cells[k], fast_cells.get(k, "absent"))]
+        result["cells_compared"] = len(keys)
+        result["cell_differences"] = [list(map(str, d)) for d in diffs]
+        print(f"\nscores compared cell by cell: {len(keys)} cells, {len(diffs)} differences")
+        for k, s_, f_ in diffs[:40]:
+            print(f"  {'/'.join(k)}: stock={s_} autograder={f_}")
+        ratio = stock_total / fast_s
+        result["ratio"] = ratio
+        print(f"\nstock nbgrader autograde: {stock_total:8.1f} s ({label})")
+        print(f"autograder grade:         {fast_s:8.1f} s")
+        print(f"speed-up:                 {ratio:8.1f}x  (target >= 30x)")
+
+    print("\nwhere the fast path's time goes (wall time of the `autograder grade` process):")
+    t = profile["timings"]
+    workers = profile["scheduler"]
+    print(f"  loading nbgrader config + imports   {profile['load_config']:7.2f} s")
+    print(f"  grading (pool start to last commit) {profile['grade']:7.2f} s   [{workers}]")
+    print(f"  process start/exit, rest            {fast_s - profile['load_config'] - profile['grade']:7.2f} s")
+    print("  summed over notebooks (worker-side, overlapping across workers):")
+    for k, v in sorted(t.items(), key=lambda kv: -kv[1]):
+        print(f"    {k:<30} {v:8.2f} s  ({v / max(1, profile['graded']):.3f} s per notebook)")
+
+    os.makedirs(REPO / "bench" / "results", exist_ok=True)
+    out = REPO / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=1, default=str))
+    print(f"\nresults: {out}")
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return 1 if result.get("cell_differences") else 0
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return abs(float(a) - float(b)) < 1e-9
+
+
+if __name__ == "__main__":
+    sys.exit(main())
