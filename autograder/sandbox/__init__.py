@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import contextlib
 from contextlib import contextmanager
 from dataclasses import asdict
 
@@ -29,6 +30,7 @@ from autograder.sandbox.reports import Ready
 INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
 SHARE_BYTES = 1 << 20        # tensors larger than this reach the child through a file, not the socket
 STARTUP_TIMEOUT = 180.0      # the zygote's first torch import on a cold disk
+CHILD_BROKE = 70             # the child's exit code when its own serving loop raised (zygote.py)
 
 
 class ChildDied(Exception):
@@ -46,8 +48,11 @@ class Interrupted(Exception):
 def _load_shared(path: str, dtype: str, shape: tuple):
     """In the child: a tensor the grader left in a file (an n = 10**7 probe costs a read, not a pickle)."""
     import torch
+    data = bytearray(os.path.getsize(path))
     with open(path, "rb") as f:
-        data = bytearray(f.read())
+        f.readinto(data)
+    with contextlib.suppress(OSError):
+        os.unlink(path)          # frees the memory now; the grader removes it otherwise
     return torch.frombuffer(data, dtype=getattr(torch, dtype)).reshape(shape)
 
 
@@ -57,7 +62,7 @@ class _SharedTensor:
     def __init__(self, tensor, folder: str, uid: int | None):
         fd, self.path = tempfile.mkstemp(dir=folder, suffix=".bin")
         with os.fdopen(fd, "wb") as f:
-            f.write(tensor.detach().contiguous().numpy().tobytes())
+            f.write(tensor.detach().contiguous().numpy().data)
         if uid is not None:
             os.chown(self.path, uid, uid)
         self.dtype, self.shape = str(tensor.dtype).removeprefix("torch."), tuple(tensor.shape)
@@ -67,15 +72,15 @@ class _SharedTensor:
 
 
 class Session:
-    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int, scratch: str):
-        self.sandbox, self.sock, self.pid, self.scratch = sandbox, sock, pid, scratch
+    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int, share_dir: str):
+        self.sandbox, self.sock, self.pid, self.share_dir = sandbox, sock, pid, share_dir
         self.dead: str | None = None
         self.isolation: list[str] = []
 
     def _share_big_tensors(self, value):
         import torch
         if isinstance(value, torch.Tensor) and value.element_size() * value.nelement() > SHARE_BYTES:
-            return _SharedTensor(value, self.scratch, self.sandbox.uid)
+            return _SharedTensor(value, self.share_dir, self.sandbox.uid)
         if isinstance(value, (tuple, list)):
             return type(value)(self._share_big_tensors(v) for v in value)
         if isinstance(value, dict):
@@ -123,6 +128,9 @@ class Session:
             return "was killed (SIGKILL), most likely for using more memory than allowed"
         if "SIGSEGV" in status or "SIGBUS" in status or "SIGABRT" in status:
             return f"crashed ({status.split('(')[-1].rstrip(')')})"
+        if status == f"exit {CHILD_BROKE}":
+            return ("broke down: student code changed something the notebook's process needs to "
+                    f"answer the grader ({status})")
         return f"stopped unexpectedly ({status})"
 
     def kill(self, reason: str) -> None:
@@ -153,9 +161,8 @@ class Session:
         try:
             return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand}, timeout)
         finally:
-            for leftover in os.listdir(self.scratch):
-                if leftover.endswith(".bin") and os.path.basename(leftover).startswith("tmp"):
-                    os.unlink(os.path.join(self.scratch, leftover))
+            for leftover in os.listdir(self.share_dir):     # the child deletes what it read
+                os.unlink(os.path.join(self.share_dir, leftover))
 
 
 class Sandbox:
@@ -192,7 +199,11 @@ class Sandbox:
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
                 figures: bool = True, start_timeout: float = 30.0):
         scratch = tempfile.mkdtemp(prefix="autograder-run-")
+        # Probe tensors too big for the socket pass through memory-backed files the child owns.
+        share_dir = tempfile.mkdtemp(prefix="autograder-share-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         try:
+            if self.uid is not None:
+                os.chown(share_dir, self.uid, self.uid)
             if files_dir and os.path.isdir(files_dir):
                 shutil.copytree(files_dir, scratch, dirs_exist_ok=True, symlinks=True)
             if self.uid is not None:
@@ -208,7 +219,7 @@ class Sandbox:
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()
-            session = Session(self, ours, reply["pid"], scratch)
+            session = Session(self, ours, reply["pid"], share_dir)
             try:
                 session.start(start_timeout)
                 yield session
@@ -217,6 +228,7 @@ class Sandbox:
                 self.reap()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(share_dir, ignore_errors=True)
 
     def close(self) -> None:
         if self._zygote is not None:
