@@ -16,13 +16,14 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
+import numpy as np
 
 from autograder import exercises, feedback
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
-from autograder.values import Outcome, StudentError
+from autograder.values import Outcome, StudentError, Unconvertible
 
 TEST_PREFIX = "test_"
 # What in a course root student code must never see while it runs.
@@ -187,18 +188,25 @@ def _sanitise(outputs: list) -> list:
     """Rebuild the child's outputs from their plain fields only (nothing it sends is kept as-is)."""
     clean = []
     for out in outputs if isinstance(outputs, list) else []:
-        kind = out.get("output_type") if isinstance(out, dict) else None
-        if kind == "stream" and out.get("name") in ("stdout", "stderr"):
-            clean.append(_stream(str(out.get("text", "")), out["name"]))
-        elif kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
-            data = {str(k): str(v) for k, v in out["data"].items()}
-            extra = {"execution_count": None} if kind == "execute_result" else {}
-            clean.append(nbformat.v4.new_output(kind, data=data, **extra))
-        elif kind == "error":
-            clean.append(nbformat.v4.new_output("error", ename=str(out.get("ename", "Error")),
-                                                evalue=str(out.get("evalue", "")),
-                                                traceback=[str(t) for t in out.get("traceback", [])]))
+        try:
+            clean += _sanitise_one(out)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            clean.append(_stream("[an output the grader could not read was dropped]\n", "stderr"))
     return clean
+
+
+def _sanitise_one(out) -> list:
+    kind = out.get("output_type") if isinstance(out, dict) else None
+    if kind == "stream" and out.get("name") in ("stdout", "stderr"):
+        return [_stream(str(out.get("text", "")), out["name"])]
+    if kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
+        data = {str(k): str(v) for k, v in out["data"].items()}
+        extra = {"execution_count": None} if kind == "execute_result" else {}
+        return [nbformat.v4.new_output(kind, data=data, **extra)]
+    if kind == "error":
+        return [nbformat.v4.new_output("error", ename=str(out.get("ename", "Error")), evalue=str(out.get("evalue", "")),
+                                       traceback=[str(t) for t in out.get("traceback", [])])]
+    return []
 
 
 def _ask_child(session, exercise, timeout: float, deadline: float):
@@ -209,10 +217,28 @@ def _ask_child(session, exercise, timeout: float, deadline: float):
                                    min(timeout, max(deadline - time.monotonic(), 0.1)))
         except Interrupted:
             return _failed("TimeoutError", f"the function did not return within {timeout:g} seconds")
-        if not isinstance(outcome, Outcome):
+        if not _well_formed(outcome):
             return _failed("ProtocolError", "the grader received something that is not an answer")
         return outcome
     return call
+
+
+def _well_formed(outcome) -> bool:
+    """The child decides every field of what it sends: check their types before use."""
+    def plain(v, depth=0):
+        if v is None or isinstance(v, (bool, int, float, str, np.ndarray, Unconvertible)):
+            return not isinstance(v, Unconvertible) or (isinstance(v.type_name, str) and isinstance(v.text, str))
+        return isinstance(v, tuple) and depth < 32 and all(plain(x, depth + 1) for x in v)
+
+    error = getattr(outcome, "error", None)
+    return (isinstance(outcome, Outcome) and plain(outcome.value) and isinstance(outcome.type_name, str)
+            and isinstance(outcome.autograd_calls, (tuple, list)) and all(isinstance(c, str) for c in outcome.autograd_calls)
+            and isinstance(outcome.stderr, str) and isinstance(outcome.stdout, str)
+            and isinstance(outcome.seconds, (int, float))
+            and (error is None or (isinstance(error, StudentError) and isinstance(error.exc_type, str)
+                                   and isinstance(error.message, str) and isinstance(error.line, str)
+                                   and isinstance(error.function, str)
+                                   and (error.lineno is None or isinstance(error.lineno, int)))))
 
 
 def _failed(exc_type: str, message: str) -> Outcome:
