@@ -16,8 +16,6 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
 
-from autograder import exercises
-from autograder.grade_notebook import COURSE_SECRETS, grade_submission
 from autograder.jobs import Limits
 from autograder.secrets import course_secret, student_seed
 
@@ -34,6 +32,11 @@ class SandboxedExecute(NbGraderPreprocessor):
     render_figures = Bool(True, help="Draw plots into the autograded notebook, as stock nbgrader does.").tag(config=True)
 
     def preprocess(self, nb, resources):
+        # Imported here: nbgrader_config.py loads this module for every nbgrader command,
+        # and only autograde needs torch.
+        from autograder import exercises
+        from autograder.grade_notebook import COURSE_SECRETS, grade_submission
+
         info = resources["nbgrader"]
         coursedir = CourseDirectory(config=self.config)
         source_path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
@@ -57,5 +60,5 @@ def install(c) -> None:
     """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``."""
     from nbgrader.converters import Autograde
     c.Autograde.autograde_preprocessors = [
-        SandboxedExecute if getattr(p, "__name__", "") == "Execute" else p
+        "autograder.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p
         for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]
