@@ -281,10 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     if student and ("*" in args.student or "+" in args.student or "/" in args.student):
         raise SystemExit("error: a student id may not contain '*', '+' or '/'")
 
-    # The exchange must exist before anyone lists, releases or fetches (nbgrader refuses to
-    # create it).  A course-local exchange for one machine needs no special permissions.
-    if not course.exchange_root.exists():
+    # nbgrader's release creates the exchange (mode 0777) on the first release; until then
+    # the Assignment List reports it missing.  The instructor creates it up front, the same way.
+    if not student and not course.exchange_root.exists():
         course.exchange_root.mkdir(parents=True)
+        course.exchange_root.chmod(0o777)
         print(f"created the exchange {course.exchange_root}")
 
     if student:

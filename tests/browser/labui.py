@@ -58,10 +58,13 @@ def code_cell(page: Page, text: str) -> Locator:
 
 
 def markdown_cell(page: Page, text: str) -> Locator:
+    """The one markdown cell showing `text`, located by position so it stays found after edits."""
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
-    cell = notebook.locator(".jp-MarkdownCell").filter(has_text=text)
-    expect(cell).to_have_count(1)
-    return cell
+    expect(notebook.locator(".jp-MarkdownCell").filter(has_text=text)).to_have_count(1)
+    cells = notebook.locator(".jp-Notebook-cell")
+    texts = cells.all_inner_texts()
+    index = next(i for i, t in enumerate(texts) if text in t)
+    return cells.nth(index)
 
 
 def cell_source(cell: Locator) -> str:
@@ -87,7 +90,7 @@ def set_markdown(page: Page, cell: Locator, text: str) -> None:
     page.keyboard.press("ControlOrMeta+a")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(text)
-    page.keyboard.press("Shift+Enter")  # render it
+    page.keyboard.press("ControlOrMeta+Enter")  # render it, stay on the cell
     expect(cell.locator(".jp-RenderedMarkdown")).to_contain_text(text.split()[0])
 
 
