@@ -114,7 +114,7 @@ def main(control_fd: int) -> None:
                     job = socket.socket(fileno=fds[0])
                     serve(job, conf, shell, current, request["output_cap"], request["figures"])
                 except BaseException:       # noqa: BLE001 - the child's end is reported via its exit code
-                    code = 70
+                    code = 70           # CHILD_BROKE in sandbox/__init__.py
                 finally:
                     os._exit(code)
             os.close(fds[0])
