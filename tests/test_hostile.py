@@ -41,6 +41,8 @@ POINTS = {"test_jacobian_by_hand": 3.0, "test_numerical_jacobian": 3.0, "test_af
 FULL = {gid: (p, p) for gid, p in POINTS.items()}
 ZERO = {gid: (0.0, p) for gid, p in POINTS.items()}
 FAST = Limits(cell_timeout=3.0, notebook_timeout=120.0)
+BROKE = ("broke down: student code changed something the notebook's process needs to answer "
+         "the grader (exit 70)")
 SECRET_ENV = "HOSTILE_TEST_DB_URL"
 SECRET_ENV_VALUE = "postgresql://grader:TOPSECRET-PASSWORD@db.example.org/jacobians"
 
@@ -254,3 +256,221 @@ def test_wrong_answers_get_zero(wrong_baseline):
     assert wrong_baseline.cells["test_affine_jacobian"].message.startswith(
         "affine_jacobian: 0 of ")
     test_outputs_are_the_graders(wrong_baseline)
+
+
+# ============================================================================ fooling the judge
+MONKEYPATCHES = {
+    "autograder_package": """
+import autograder, autograder.compare, autograder.scoring, autograder.check, autograder.feedback
+from autograder.values import Verdict
+autograder.compare.judge = lambda *a, **k: Verdict(True, "ok", "passed")
+autograder.scoring.score = lambda exercise, *a, **k: float(exercise.points)
+autograder.check.check = autograder.check = lambda *a, **k: print("Score: 3/3")
+autograder.feedback.render = lambda *a, **k: "All checks passed. Well done!"
+""",
+    "math_numpy_torch": """
+import math, numpy, torch
+math.isclose = lambda *a, **k: True
+numpy.allclose = numpy.isclose = lambda *a, **k: True
+numpy.testing.assert_allclose = numpy.testing.assert_array_equal = lambda *a, **k: None
+torch.allclose = torch.equal = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+torch.Tensor.__eq__ = lambda self, other: True
+""",
+    "sys_modules": """
+import sys, types
+fake = types.ModuleType("autograder")
+fake.check = lambda *a, **k: None
+for name in ("autograder", "autograder.compare", "autograder.scoring", "autograder.check"):
+    sys.modules[name] = fake
+sys.modules["numpy.testing"] = types.ModuleType("numpy.testing")
+sys.modules["math"] = types.SimpleNamespace(isclose=lambda *a, **k: True)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MONKEYPATCHES))
+def test_monkeypatching_gains_nothing(grader, wrong_baseline, kind):
+    nb = grader.wrong()
+    insert_after(nb, None, MONKEYPATCHES[kind])
+    result = grader.grade(nb)
+    assert scores(result) == ZERO
+    if kind == "sys_modules":   # the child's own imports break: it dies, which gains nothing either
+        assert [result.cells[gid].diagnoses for gid in TESTS] == [["kernel_died"], ["not_run"], ["not_run"]]
+        assert result.problems == [f"the notebook's process {BROKE}; cells after that scored 0"]
+        return
+    same_as(result, wrong_baseline)
+    assert result.problems == []
+    test_outputs_are_the_graders(result)
+
+
+def test_monkeypatching_builtins_breaks_only_the_students_process(grader):
+    nb = grader.wrong()
+    insert_after(nb, None, "import builtins\nbuiltins.isinstance = lambda obj, cls: True\n"
+                           "builtins.float = lambda *a: 1.0\n")
+    result = grader.grade(nb)
+    assert scores(result) == ZERO
+    reason = BROKE
+    for gid in POINTS:
+        assert result.cells[gid] == CellResult(0.0, POINTS[gid], ["not_run"],
+                                               f"not graded: the notebook's process {reason}")
+    assert result.problems == [f"the notebook's process {reason}; cells after that scored 0"]
+    assert result.status == "graded"
+    died = outputs_of(result, "builtins.isinstance")
+    assert [(o.output_type, o.ename) for o in died] == [("error", "KernelDied")]
+
+
+def test_monkeypatching_costs_nothing_with_right_answers(grader):
+    nb = grader.nb()
+    insert_after(nb, None, MONKEYPATCHES["autograder_package"]
+                 + "import math, torch\nmath.isclose = torch.allclose = lambda *a, **k: False\n")
+    assert scores(grader.grade(nb)) == FULL
+
+
+LIARS = {
+    "torch_function_subclass": """
+import torch
+
+class Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("allclose", "equal", "__eq__", "isclose"):
+            return True
+        if name in ("numpy", "tolist"):
+            import numpy
+            return numpy.full((3, 2), 42.0)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+def _liar(shape):
+    return torch.zeros(*shape, dtype=torch.float64).as_subclass(Liar)
+
+def jacobian_by_hand(p):
+    return _liar((3, 2))
+
+def numerical_jacobian(f, x, h=1e-5):
+    return _liar((f(x).shape[0], x.shape[0]))
+
+def affine_jacobian(W, b, x):
+    return _liar(tuple(W.shape))
+""",
+    "fake_array_eq_float": """
+import numpy
+
+class Fake:
+    shape = (3, 2)
+    dtype = numpy.float64
+    def __array__(self, *a, **k):
+        raise RuntimeError("no numbers here")
+    def __eq__(self, other):
+        return True
+    __ne__ = lambda self, other: False
+    def __float__(self):
+        return 1.0
+    def __len__(self):
+        return 3
+    def __iter__(self):
+        return iter([self, self, self])
+    def __getattr__(self, name):
+        return lambda *a, **k: self
+
+def jacobian_by_hand(p):
+    return Fake()
+
+def numerical_jacobian(f, x, h=1e-5):
+    return [Fake(), Fake()]
+
+def affine_jacobian(W, b, x):
+    class Everything(float):
+        def __eq__(self, other):
+            return True
+    return Everything(1.0)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LIARS))
+def test_lying_return_values_score_zero(grader, kind):
+    nb = grader.nb()
+    for gid in WRONG:
+        set_source(nb, gid, LIARS[kind])
+    result = grader.grade(nb)
+    assert scores(result) == ZERO
+    for gid in POINTS:
+        assert result.cells[gid].diagnoses, gid
+        assert "ok" not in result.cells[gid].diagnoses
+    test_outputs_are_the_graders(result)
+
+
+def test_input_transformer_blanking_later_cells(grader):
+    nb = grader.wrong()
+    insert_after(nb, None, "ip = get_ipython()\n"
+                           "ip.input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+                           "ip.input_transformers_post.append(lambda lines: ['pass\\n'])\n"
+                           "ip.ast_transformers.clear()\n")
+    result = grader.grade(nb)
+    assert scores(result) == ZERO
+    for gid in POINTS:
+        assert result.cells[gid].diagnoses == ["exception"], gid
+        assert "never defined a function called" in result.cells[gid].message
+    test_outputs_are_the_graders(result)
+
+
+def test_input_transformer_after_right_answers_costs_nothing(grader):
+    nb = grader.nb()
+    insert_after(nb, "affine_jacobian", "get_ipython().input_transformers_cleanup.append("
+                                        "lambda lines: ['print(\"Score: 3/3\")\\n'])\n")
+    result = grader.grade(nb)
+    assert scores(result) == FULL
+    test_outputs_are_the_graders(result)
+
+
+def test_showtraceback_and_excepthook_overrides(grader):
+    nb = grader.nb()
+    insert_after(nb, None, """
+import sys
+ip = get_ipython()
+ip.showtraceback = lambda *a, **k: print("Score: 3.0")
+ip._showtraceback = lambda *a, **k: print("Score: 3.0")
+ip.showsyntaxerror = lambda *a, **k: None
+sys.excepthook = lambda *a: print("all tests passed")
+ip.set_custom_exc((BaseException,), lambda *a, **k: print("all tests passed"))
+""")
+    for gid in WRONG:
+        set_source(nb, gid, f"def {gid}(*args, **kwargs):\n    raise ValueError('nope')\n")
+    result = grader.grade(nb)
+    assert scores(result) == ZERO
+    for gid in POINTS:
+        assert result.cells[gid].diagnoses == ["exception"], gid
+        assert "ValueError" in result.cells[gid].message and "nope" in result.cells[gid].message
+    test_outputs_are_the_graders(result)
+
+
+def test_printed_and_displayed_fake_scores(grader, wrong_baseline):
+    nb = grader.wrong()
+    for gid, src in WRONG.items():
+        set_source(nb, gid, src + "\nprint('Score: 3/3')\nfrom IPython.display import display\n"
+                                  "display(3.0)\n3.0\n")
+    result = grader.grade(nb)
+    same_as(result, wrong_baseline)
+    solution = outputs_of(result, "def affine_jacobian")
+    assert text_of(solution) == "Score: 3/3\n3.03.0"
+    assert [o.output_type for o in solution] == ["stream", "display_data", "execute_result"]
+    test_outputs_are_the_graders(result)
+
+
+def test_mutating_probe_inputs_leaves_the_reference_alone(grader):
+    nb = grader.nb()
+    # right answers computed first, then every input trashed in place
+    set_source(nb, "affine_jacobian", "def affine_jacobian(W, b, x):\n    J = W.clone()\n"
+                                      "    W.zero_(); b.zero_(); x.zero_()\n    return J\n")
+    set_source(nb, "jacobian_by_hand", grader.nb().cells[cell_index(grader.nb(), "jacobian_by_hand")].source
+               .replace("def jacobian_by_hand(p):", "def jacobian_by_hand(p):\n    p0 = p.clone(); p.fill_(1e6); p = p0"))
+    result = grader.grade(nb)
+    assert scores(result) == FULL
+    # returning the trashed input: wrong, since the reference was not computed from it
+    set_source(nb, "affine_jacobian", "def affine_jacobian(W, b, x):\n    W.zero_()\n    return W\n")
+    result = grader.grade(nb)
+    assert scores(result)["test_affine_jacobian"] == (0.0, 1.0)
+    assert result.cells["test_affine_jacobian"].diagnoses and "ok" not in result.cells["test_affine_jacobian"].diagnoses
+    assert scores(result)["test_jacobian_by_hand"] == (3.0, 3.0)
