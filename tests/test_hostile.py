@@ -474,3 +474,83 @@ def test_mutating_probe_inputs_leaves_the_reference_alone(grader):
     assert scores(result)["test_affine_jacobian"] == (0.0, 1.0)
     assert result.cells["test_affine_jacobian"].diagnoses and "ok" not in result.cells["test_affine_jacobian"].diagnoses
     assert scores(result)["test_jacobian_by_hand"] == (3.0, 3.0)
+
+
+# ============================================================================ secrets and reach
+SPY = r'''
+import json, os, socket
+ROOT = {root!r}
+found = {{}}
+def attempt(label, fn):
+    try:
+        value = fn()
+        found[label] = "OK " + (value if isinstance(value, str) else repr(value))[:80]
+    except BaseException as exc:
+        found[label] = "FAILED " + type(exc).__name__
+def read(path):
+    with open(path, "rb") as fh:
+        return fh.read().decode("latin-1")
+for rel in ["source/jacobians/jacobian.ipynb", "release/jacobians/jacobian.ipynb", "gradebook.db",
+            ".autograder/secret", "nbgrader_config.py", "submitted/victim/jacobians/jacobian.ipynb"]:
+    attempt("read " + rel, lambda rel=rel: read(os.path.join(ROOT, rel)))
+for rel in ["source", "submitted", "submitted/victim/jacobians", ".autograder", "solutions", "autograded"]:
+    attempt("list " + rel, lambda rel=rel: os.listdir(os.path.join(ROOT, rel)))
+def write(path):
+    with open(path, "w") as fh:
+        fh.write("pwned")
+    return "written"
+for rel in ["source/jacobians/jacobian.ipynb", "submitted/victim/jacobians/jacobian.ipynb",
+            "submitted/mallory/jacobians/jacobian.ipynb", "source/jacobians/new.ipynb", "gradebook.db"]:
+    attempt("write " + rel, lambda rel=rel: write(os.path.join(ROOT, rel)))
+attempt("remove source", lambda: os.remove(os.path.join(ROOT, "source/jacobians/jacobian.ipynb")))
+attempt("parent root", lambda: os.listdir(f"/proc/{{os.getppid()}}/root" + ROOT))
+attempt("parent cwd", lambda: os.listdir(f"/proc/{{os.getppid()}}/cwd"))
+attempt("parent environ", lambda: read(f"/proc/{{os.getppid()}}/environ"))
+attempt("init root", lambda: os.listdir("/proc/1/root" + ROOT))
+found["environ"] = sorted(os.environ)
+found["secret in environ"] = any("TOPSECRET" in v for v in os.environ.values())
+attempt("read /proc/self/environ", lambda: "TOPSECRET" in read("/proc/self/environ") and "secret seen")
+found["uid"] = os.getuid()
+found["cwd is course"] = os.getcwd().startswith(ROOT)
+def connect():
+    s = socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    s.sendall(b"hello")
+    return "connected"
+attempt("connect", connect)
+attempt("connect outside", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2) and "connected")
+attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", {port})))
+print("REPORT:" + json.dumps(found))
+'''
+
+
+def test_secrets_stay_secret_and_the_course_unchanged(grader, course, sandbox):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    nb = grader.nb()
+    insert_after(nb, None, SPY.format(root=str(course), port=port))
+    raw = nbformat.writes(nb).encode()
+    grader.path("mallory").parent.mkdir(parents=True, exist_ok=True)
+    grader.path("mallory").write_bytes(raw)
+    before = digest_tree(course)
+    try:
+        result = grader.grade(raw=raw)
+        with pytest.raises(socket.timeout):
+            listener.accept()          # nothing from the sandbox ever reached us
+    finally:
+        listener.close()
+    found = report(result)
+    assert scores(result) == FULL
+    attempts = {k: v for k, v in found.items() if k.split()[0] in
+                ("read", "list", "write", "remove", "parent", "init", "connect", "udp")}
+    assert attempts and all(v.startswith("FAILED") for v in attempts.values()), attempts
+    assert found["environ"] == ["HOME", "LANG", "PATH", "TMPDIR"]
+    assert found["secret in environ"] is False
+    assert found["uid"] == sandbox.uid and found["cwd is course"] is False
+    # grading wrote nothing into the course (the submission it graded is the one we wrote)
+    after = digest_tree(course)
+    assert before == after
+    assert result.timings["isolation"] == ["mount namespace (course secrets hidden)", "no network",
+                                           "memory limit 2048 MB", f"unprivileged uid {sandbox.uid}"]
