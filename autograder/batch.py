@@ -274,7 +274,7 @@ class DaskPool:
                                     key=f"grade-{job.assignment}-{job.student}-{job.notebook}-{time.time_ns()}")
                 futures[fut] = job
             try:
-                for fut in as_completed(futures):
+                for fut in as_completed(list(futures), loop=client.loop):
                     job = futures.pop(fut)
                     try:
                         res = fut.result()
@@ -453,7 +453,6 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
         seeds = seeds or exercise_seeds(course, writer.notebooks)
         jobs = build_jobs(course, assignment, plans, limits, seeds)
         pool = DaskPool(scheduler, grader) if scheduler else LocalPool(workers, grader)
-        summary.scheduler = pool.describe()
 
         remaining = {p.student: set(p.notebooks) for p in plans}
         buffered: dict[str, dict[str, NotebookResult]] = defaultdict(dict)
@@ -506,6 +505,7 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             summary.interrupted = True
         finally:
             progress.close()
+            summary.scheduler = pool.describe()
         summary.timings["writer"] = t_write
     finally:
         writer.close()

@@ -1,0 +1,116 @@
+"""`autograder grade --scheduler tcp://…`: the same jobs on a real dask.distributed cluster.
+
+Starts `dask scheduler` and two `dask worker` processes (--nthreads 1) on 127.0.0.1, grades
+the same class with the real sandboxed grader once on the cluster and once with the local pool,
+and compares the gradebooks cell by cell. The workers run in a directory of their own: the
+submitted notebooks travel with the jobs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, samples, secrets
+from autograder.gradebook import load_course
+
+from test_batch import ASG as SMALL_ASG, FAKE, course, grades, submit, template_course  # noqa: F401
+
+DASK = str(Path(sys.executable).parent / "dask")
+TESTS = str(Path(__file__).parent)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    workdir = tmp_path_factory.mktemp("dask-workers")
+    env = dict(os.environ, PYTHONPATH=TESTS, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], cwd=workdir, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    for i in range(2):
+        procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                       "--no-dashboard", "--name", f"w{i}", "--local-directory", str(workdir)],
+                                      cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True))
+    try:
+        from distributed import Client
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with Client(address, timeout=5) as c:
+                    c.wait_for_workers(2, timeout=max(1, deadline - time.monotonic()))
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, 15)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+                p.wait()
+
+
+@pytest.fixture(scope="module")
+def jacobians_class(tmp_path_factory):
+    """The real course with one student with typical mistakes in every notebook, and its secret."""
+    root = samples.make_course(tmp_path_factory.mktemp("jac") / "course")
+    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
+    samples.write_class(root, {"ben": ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero",
+                                       "sigmoid_wrong_sign"]})
+    secrets.course_secret(str(root))          # both copies below grade with the same seeds
+    return root
+
+
+def test_dask_scores_equal_local(cluster, jacobians_class, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    shutil.copytree(jacobians_class, local)
+    shutil.copytree(jacobians_class, remote)
+    s_remote = batch.grade(load_course(str(remote)), samples.ASSIGNMENT, scheduler=cluster, tty=False)
+    assert not s_remote.failed, s_remote.failed
+    assert s_remote.scheduler == f"dask cluster at {cluster} (2 workers)"
+    s_local = batch.grade(load_course(str(local)), samples.ASSIGNMENT, workers=2, tty=False)
+    assert not s_local.failed, s_local.failed
+    assert len(s_remote.graded) == len(s_local.graded) == 4
+
+    a = samples.gradebook_scores(remote)
+    b = samples.gradebook_scores(local)
+    assert a == b
+    assert a["ben"]["test_jacobian_by_hand"] < 3.0 and a["ben"]["test_affine_jacobian"] == 1.0
+    # the autograded notebooks are written by the one writer, as in the local mode
+    for root in (local, remote):
+        assert sorted(p.name for p in (root / "autograded" / "ben" / samples.ASSIGNMENT).glob("*.ipynb")) == \
+            sorted(f"{n}.ipynb" for n in samples.NOTEBOOKS)
+
+
+def test_dask_failed_task_is_isolated(cluster, course):  # noqa: F811
+    submit(course, "frank", {"one": "# score: 1", "two": "# raise"})
+    s = batch.grade(load_course(str(course)), SMALL_ASG, scheduler=cluster, grader=FAKE,
+                    seeds=lambda st, nb: {}, tty=False)
+    assert [(x[0], x[1]) for x in s.failed] == [("frank", "two")]
+    assert "grader exploded" in s.failed[0][2]
+    g = grades(course)
+    assert g[("frank", "one", "test_alpha")] == (2.0, False)
+    assert g[("alice", "two", "test_beta")] == (3.0, False)
