@@ -158,20 +158,36 @@ def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: boo
         # The grader's SIGINT (a cell past its time limit) interrupts student code, never our I/O.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         request = wire.recv_request(sock)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        op = request["op"]
-        if op == "run":
-            current[0] = collector = OutputCollector(output_cap)
-            result = shell.run_cell(request["source"], store_history=True)
-            error = result.error_before_exec or result.error_in_exec
-            wire.send_reply(sock, CellReport(outputs=collector.outputs,
-                                             error=f"{type(error).__name__}: {error}"[:500] if error else "",
-                                             truncated=collector.truncated))
-        elif op == "call":
-            current[0] = OutputCollector(output_cap)   # prints inside the student's function go nowhere
-            name = request["name"]
-            outcome = (call_student(shell.user_ns[name], request["probe"], request["by_hand"])
-                       if name in shell.user_ns else _missing(name))
-            wire.send_reply(sock, outcome)
-        else:
+        if request.get("op") not in ("run", "call"):
             return
+        collector = current[0] = OutputCollector(output_cap)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            reply = _handle(shell, request, call_student)
+        except KeyboardInterrupt:         # the time limit struck outside IPython's own handling
+            reply = _interrupted(request)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if isinstance(reply, CellReport):
+            reply.outputs, reply.truncated = collector.outputs, collector.truncated
+        wire.send_reply(sock, reply)
+
+
+def _handle(shell, request, call_student):
+    """Run a cell (outputs go to the current collector) or call a student function on a probe."""
+    if request["op"] == "run":
+        result = shell.run_cell(request["source"], store_history=True)
+        error = result.error_before_exec or result.error_in_exec
+        return CellReport(error=f"{type(error).__name__}: {error}"[:500] if error else "")
+    name = request["name"]         # prints inside the student's function go to a collector nobody reads
+    return (call_student(shell.user_ns[name], request["probe"], request["by_hand"])
+            if name in shell.user_ns else _missing(name))
+
+
+def _interrupted(request):
+    from autograder.values import Outcome, StudentError
+    if request["op"] == "run":
+        return CellReport(error="KeyboardInterrupt: the cell ran past its time limit")
+    return Outcome(value=None, type_name="NoneType",
+                   error=StudentError(exc_type="TimeoutError", message="the function ran past its time limit",
+                                      lineno=None, line=""))
