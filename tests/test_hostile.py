@@ -554,3 +554,170 @@ def test_secrets_stay_secret_and_the_course_unchanged(grader, course, sandbox):
     assert before == after
     assert result.timings["isolation"] == ["mount namespace (course secrets hidden)", "no network",
                                            "memory limit 2048 MB", f"unprivileged uid {sandbox.uid}"]
+
+
+# ============================================================================ limits and deaths
+def test_hung_cell_is_interrupted_and_the_rest_graded(grader):
+    nb = grader.nb()
+    insert_after(nb, None, "while True:\n    pass\n")
+    result = grader.grade(nb, limits=Limits(cell_timeout=1.0, notebook_timeout=120.0))
+    assert scores(result) == FULL and result.problems == []
+    hung = outputs_of(result, "while True:\n    pass")
+    assert hung[-1].output_type == "error" and hung[-1].ename == "CellTimeoutError"
+    assert hung[-1].evalue == "did not finish within 1 s and was interrupted"
+    assert "KeyboardInterrupt" in text_of(hung)
+    test_outputs_are_the_graders(result)
+
+
+def test_hung_function_fails_only_its_own_probes(grader):
+    nb = grader.nb()
+    set_source(nb, "affine_jacobian", "def affine_jacobian(W, b, x):\n    while True:\n        pass\n")
+    result = grader.grade(nb, limits=Limits(cell_timeout=0.5, notebook_timeout=120.0))
+    assert scores(result) == {**FULL, "test_affine_jacobian": (0.0, 1.0)}
+    assert result.cells["test_affine_jacobian"].diagnoses == ["exception"]
+    assert "TimeoutError" in result.cells["test_affine_jacobian"].message
+    assert "did not return within 0.5 seconds" in result.cells["test_affine_jacobian"].message
+    assert result.problems == []
+
+
+@pytest.mark.parametrize("loop", ["import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
+                                  "while True:\n    try:\n        while True:\n            pass\n"
+                                  "    except KeyboardInterrupt:\n        pass\n"],
+                         ids=["sig_ign", "catch_keyboardinterrupt"])
+def test_loop_ignoring_sigint_keeps_earlier_credit(grader, loop):
+    nb = grader.nb()
+    insert_after(nb, "test_jacobian_by_hand", loop)
+    result = grader.grade(nb, limits=Limits(cell_timeout=1.0, notebook_timeout=120.0))
+    reason = "did not finish within 1 s and ignored the interrupt"
+    assert scores(result) == {**ZERO, "test_jacobian_by_hand": (3.0, 3.0)}
+    for gid in ("test_numerical_jacobian", "test_affine_jacobian"):
+        assert result.cells[gid] == CellResult(0.0, POINTS[gid], ["not_run"],
+                                               f"not graded: the notebook's process {reason}")
+    assert result.problems == [f"the notebook's process {reason}; cells after that scored 0"]
+    died = outputs_of(result, "while True")
+    assert [(o.output_type, o.ename, o.evalue) for o in died] == [("error", "KernelDied", reason)]
+    assert text_of(outputs_of(result, "def numerical_jacobian")) == f"Not run: the notebook's process {reason}.\n"
+
+
+def test_notebook_wall_limit(grader):
+    nb = grader.nb()
+    insert_after(nb, "test_jacobian_by_hand", "import time\ntime.sleep(2.5)\n")
+    limits = Limits(cell_timeout=10.0, notebook_timeout=2.0)
+    result = grader.grade(nb, limits=limits)
+    reason = "ran past the notebook's 2 s limit"
+    assert scores(result) == {**ZERO, "test_jacobian_by_hand": (3.0, 3.0)}
+    assert result.problems == [f"the notebook's process {reason}; cells after that scored 0"]
+    assert result.cells["test_affine_jacobian"].message == f"not graded: the notebook's process {reason}"
+
+
+@pytest.mark.parametrize("bomb", ["x = bytearray(10 * 1024 ** 3)\n",
+                                  "import torch\nx = torch.ones(10 * 1024 ** 3 // 8, dtype=torch.float64)\n",
+                                  "chunks = []\nwhile True:\n    chunks.append(bytearray(256 * 1024 ** 2))\n"],
+                         ids=["bytearray", "torch", "grow"])
+def test_memory_bomb_fails_only_its_cell(grader, bomb):
+    nb = grader.nb()
+    insert_after(nb, None, bomb + "del chunks\n" if "chunks" in bomb else bomb)
+    result = grader.grade(nb)
+    assert scores(result) == FULL and result.problems == []
+    error = outputs_of(result, bomb.splitlines()[-1])[-1]
+    assert error.output_type == "error"
+    assert error.ename in ("MemoryError", "RuntimeError")
+
+
+def test_memory_bomb_in_a_function_fails_only_its_probes(grader):
+    nb = grader.nb()
+    set_source(nb, "jacobian_by_hand", "def jacobian_by_hand(p):\n    return bytearray(10 * 1024 ** 3)\n")
+    result = grader.grade(nb)
+    assert scores(result) == {**FULL, "test_jacobian_by_hand": (0.0, 3.0)}
+    assert result.cells["test_jacobian_by_hand"].diagnoses == ["exception"]
+    assert "MemoryError" in result.cells["test_jacobian_by_hand"].message
+
+
+@pytest.mark.parametrize("death,reason", [
+    ("import os\nos._exit(0)\n", "stopped unexpectedly (exit 0)"),
+    ("import ctypes\nctypes.string_at(0)\n", "crashed (SIGSEGV)"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+     "was killed (SIGKILL), most likely for using more memory than allowed"),
+    ("raise SystemExit(0)\n", None),
+    ("exit()\n", None),
+], ids=["os_exit", "segfault", "sigkill", "systemexit", "exit"])
+def test_kernel_death_keeps_earlier_credit(grader, death, reason):
+    nb = grader.nb()
+    insert_after(nb, "test_jacobian_by_hand", death)
+    result = grader.grade(nb)
+    if reason is None:                 # SystemExit is an ordinary exception in a cell
+        assert scores(result) == FULL and result.problems == []
+        return
+    assert scores(result) == {**ZERO, "test_jacobian_by_hand": (3.0, 3.0)}
+    assert result.problems == [f"the notebook's process {reason}; cells after that scored 0"]
+    assert result.cells["test_jacobian_by_hand"].diagnoses == []
+    for gid in ("test_numerical_jacobian", "test_affine_jacobian"):
+        assert result.cells[gid] == CellResult(0.0, POINTS[gid], ["not_run"],
+                                               f"not graded: the notebook's process {reason}")
+    died = outputs_of(result, death.splitlines()[-1])
+    assert [(o.output_type, o.ename, o.evalue) for o in died] == [("error", "KernelDied", reason)]
+    # the autograded notebook still says what happened, where the student will look
+    test_cell = autograded(result).cells[cell_index(autograded(result), "test_affine_jacobian")]
+    assert text_of(test_cell.outputs) == f"Not graded: the notebook's process {reason}.\nScore: 0/1\n"
+
+
+def test_kernel_death_inside_a_function(grader):
+    nb = grader.nb()
+    set_source(nb, "numerical_jacobian", "def numerical_jacobian(f, x, h=1e-5):\n"
+                                         "    import ctypes\n    return ctypes.string_at(0)\n")
+    result = grader.grade(nb)
+    assert scores(result) == {**ZERO, "test_jacobian_by_hand": (3.0, 3.0)}
+    assert result.cells["test_numerical_jacobian"] == CellResult(
+        0.0, 3.0, ["kernel_died"], "the notebook's process crashed (SIGSEGV)")
+    assert result.cells["test_affine_jacobian"].diagnoses == ["not_run"]
+
+
+SPAWNER = r'''
+import os, subprocess, time
+started = []
+started.append(subprocess.Popen(["sleep", "300"]).pid)
+started.append(subprocess.Popen(["sleep", "301"], start_new_session=True).pid)
+started.append(subprocess.Popen("nohup sleep 302 >/dev/null 2>&1 &", shell=True).pid)
+pid = os.fork()
+if pid == 0:                       # double fork: the grandchild is orphaned, in its own session
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(303)
+    os._exit(0)
+os.waitpid(pid, 0)
+refused = None
+for i in range(200):               # a (bounded) fork bomb: RLIMIT_NPROC stops it
+    try:
+        child = os.fork()
+    except OSError as exc:
+        refused = exc.errno
+        break
+    if child == 0:
+        time.sleep(304)
+        os._exit(0)
+print("SPAWNED:", len(started), "refused:", refused)
+'''
+
+
+def test_background_processes_and_fork_bombs_are_gone(grader, sandbox):
+    nb = grader.nb()
+    insert_after(nb, None, SPAWNER)
+    result = grader.grade(nb)
+    assert scores(result) == FULL and result.problems == []
+    assert text_of(outputs_of(result, "SPAWNED")) == "SPAWNED: 3 refused: 11\n"
+    assert sandbox_processes(sandbox.uid) == []
+    stray = subprocess.run(["pgrep", "-f", "sleep 30[0-4]"], capture_output=True, text=True).stdout.split()
+    assert stray == []
+
+
+def test_huge_print_is_capped(grader):
+    nb = grader.nb()
+    insert_after(nb, None, "print('x' * 50_000_000)\nimport sys\nfor i in range(100_000):\n"
+                           "    sys.stderr.write('y' * 100)\n")
+    result = grader.grade(nb, limits=Limits(cell_timeout=30.0, output_bytes=100_000))
+    assert scores(result) == FULL and result.problems == []
+    outs = outputs_of(result, "print('x' * 50_000_000)")
+    assert [o.output_type for o in outs] == ["stream", "stream"]
+    assert outs[0].text == "x" * 100_000
+    assert outs[1].text == "[output cut at 100000 bytes]\n"
+    assert len(result.autograded_nb_json) < 300_000
