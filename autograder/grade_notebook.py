@@ -137,7 +137,8 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             cell.metadata.pop("nbgrader", None)
         plan.append(cell)
     _restore_missing(instructor, plan, locked, seen, problems)
-    _keep_tests_after_solutions(plan)
+    for gid in _keep_tests_after_solutions(plan):
+        problems.append(f"test cell '{gid}' was moved; it was graded after its solution cell")
     return plan, problems
 
 
@@ -158,7 +159,7 @@ def _restore_missing(instructor, plan, locked, seen, problems) -> None:
         if _is_test(original):
             problems.append(f"test cell '{gid}' was missing; the instructor's version was restored")
         # after the student's copy of the nearest preceding graded cell, else at the end
-        before = order[:order.index(gid)]
+        before = {g for g in order[:order.index(gid)] if g}
         at = len(plan)
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
@@ -166,12 +167,15 @@ def _restore_missing(instructor, plan, locked, seen, problems) -> None:
         plan.insert(at, _restored(original))
 
 
-def _keep_tests_after_solutions(plan: list) -> None:
-    """A test cell moved above its function's solution cell goes back below it."""
+def _keep_tests_after_solutions(plan: list) -> list[str]:
+    """A test cell moved above its function's solution cell goes back below it; return those moved."""
+    moved = []
     for name in exercises.EXERCISES:
         ids = [_grade_id(c) for c in plan]
         if TEST_PREFIX + name in ids and name in ids and ids.index(TEST_PREFIX + name) < ids.index(name):
             plan.insert(ids.index(name), plan.pop(ids.index(TEST_PREFIX + name)))
+            moved.append(TEST_PREFIX + name)
+    return moved
 
 
 # ---- grading ------------------------------------------------------------------------
