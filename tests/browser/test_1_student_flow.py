@@ -1,4 +1,6 @@
-"""Flow 1, the student: fetch, answer, check, fix, validate, submit -- in JupyterLab."""
+"""Flow 1, the student: fetch, answer, check, fix, validate, submit -- in JupyterLab.
+
+Runs before flow 2 (file order): the instructor grades the submission made here."""
 
 from __future__ import annotations
 

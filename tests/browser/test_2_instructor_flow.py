@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 import answers
 import labui
 from answers import ASSIGNMENT, STUDENT
-from conftest import VENV_BIN, submit_with_cli
+from conftest import VENV_BIN, submit_with_cli  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
