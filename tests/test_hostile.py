@@ -822,3 +822,100 @@ def test_tampering_instructors_cells_count(grader, course, wrong_baseline, kind)
             assert {k: cell.metadata.nbgrader.get(k) for k in ("points", "grade", "locked", "grade_id")} == \
                 {k: original.metadata.nbgrader.get(k) for k in ("points", "grade", "locked", "grade_id")}
         assert "test_bonus" not in ids and "test_affine_jacobian_v2" not in ids
+
+
+# ============================================================================ bad input
+def _unreadable(result, reason):
+    assert result.status == "failed"
+    assert result.problems == [reason]
+    assert result.cells == {gid: CellResult(0.0, p, ["unreadable"], reason)
+                            for gid, p in {**POINTS, "explain_jacobian_entry": 1.0}.items()}
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"", "the submitted notebook is an empty (0-byte) file"),
+    (b'{"cells": [', "the submitted file is not a readable notebook (NotJSONError: Notebook does not appear to be JSON: '{\"cells\": [')"),
+    (b"\xff\xfe\x00garbage", None),
+    (b"[1, 2, 3]", None),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": "none"}',
+     "the submitted file is not a readable notebook (ValidationError: The notebook is invalid and is missing an "
+     "expected key: 'str' object has no attribute 'get')"),
+    (None, "the notebook was not submitted"),
+], ids=["empty", "invalid_json", "binary", "json_list", "cells_not_list", "missing"])
+def test_unreadable_submissions(grader, raw, reason):
+    result = grader.grade(raw=raw)
+    if reason is None:
+        assert result.problems and result.problems[0].startswith("the submitted file is not a readable notebook (")
+        reason = result.problems[0]
+    _unreadable(result, reason)
+
+
+def test_old_nbformat_is_upgraded_and_graded(grader):
+    nb = grader.nb()
+    v3 = nbformat.convert(nb, 3)
+    result = grader.grade(raw=nbformat.writes(v3, version=3).encode())
+    assert result.status == "graded"
+    assert scores(result) == FULL
+
+
+def test_malformed_cells_and_metadata(grader):
+    nb = json.loads(nbformat.writes(grader.nb()))
+    nb["cells"].insert(2, {"cell_type": "alien", "source": "x", "metadata": {}})
+    nb["cells"].insert(2, "not even a dict")
+    nb["cells"].insert(2, {"cell_type": "code", "source": 42, "metadata": {"nbgrader": "nonsense"},
+                           "outputs": [], "execution_count": None})
+    nb["cells"].insert(2, {"cell_type": "code", "source": ["x = ", "1\n"], "metadata": None,
+                           "outputs": None, "execution_count": "seven"})
+    nb["metadata"] = {"kernelspec": {"name": "evil"}, "nbgrader": {"grade": True}}
+    result = grader.grade(raw=json.dumps(nb).encode())
+    assert result.status == "graded"
+    assert result.problems == ["a malformed cell was dropped", "a malformed cell was dropped"]
+    assert scores(result) == FULL
+
+
+def test_huge_stored_outputs_are_dropped(grader):
+    nb = grader.nb()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="z" * 5_000_000)]
+    cell = _cell(nb, "test_jacobian_by_hand")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "3.0"}, execution_count=1)]
+    result = grader.grade(nb)
+    assert scores(result) == FULL and result.problems == []
+    assert len(result.autograded_nb_json) < 200_000
+    test_outputs_are_the_graders(result)
+
+
+@pytest.mark.parametrize("student", ["zoë.ünïcødé", "a.b..c", "..", "-rf", "名前 with space"])
+def test_unusual_student_ids(grader, student):
+    result = grader.grade(grader.nb(), student=student)
+    assert result.status == "graded" and result.student == student
+    assert scores(result) == FULL
+
+
+def test_extra_files_and_folders_stay_the_students_own(grader, course):
+    folder = grader.path("extra").parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("my notes")
+    (folder / "data" / "deep").mkdir(parents=True, exist_ok=True)
+    (folder / "data" / "deep" / "w.txt").write_text("1 2 3")
+    (folder / "extra.ipynb").write_text("{}")
+    (folder / "link-to-source").symlink_to(course / "source")
+    (folder / "link-to-secret").symlink_to(course / ".autograder" / "secret")
+    nb = grader.nb()
+    insert_after(nb, None, "import json, os\nfound = {}\n"
+                 "for p in ['notes.txt', 'data/deep/w.txt', 'link-to-source/jacobians/jacobian.ipynb', "
+                 "'link-to-secret']:\n"
+                 "    try:\n        found[p] = open(p).read()[:20]\n"
+                 "    except OSError as e:\n        found[p] = type(e).__name__\n"
+                 "open('notes.txt', 'w').write('changed')\n"
+                 "print('REPORT:' + json.dumps(found))\n")
+    before = digest_tree(folder.parent)
+    result = grader.grade(nb, student="extra")
+    assert scores(result) == FULL
+    assert report(result) == {"notes.txt": "my notes", "data/deep/w.txt": "1 2 3",
+                              "link-to-source/jacobians/jacobian.ipynb": "PermissionError",
+                              "link-to-secret": "PermissionError"}
+    after = digest_tree(folder.parent)
+    assert {k: v for k, v in after.items() if not k.endswith("jacobian.ipynb")} == \
+        {k: v for k, v in before.items() if not k.endswith("jacobian.ipynb")}
