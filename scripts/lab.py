@@ -264,7 +264,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the student's notebook folder (default: <course root>/artifacts/lab/students/ID)")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=None,
-                   help="port (default: 8888 for the instructor, 8889 for a student, or a free one)")
+                   help="port (default: 8888 for the instructor, 8889 for a student, or a free one; 0: any free port)")
     p.add_argument("--token", default=os.environ.get("JUPYTER_TOKEN") or None,
                    help="access token (default: $JUPYTER_TOKEN or a fresh random one)")
     p.add_argument("--open-browser", action="store_true", help="also open a web browser")
@@ -295,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         root = course.root
 
     port = args.port
-    if port is None:
+    if port == 0:  # "any free port"
+        port = free_port(args.ip)
+    elif port is None:
         preferred = 8889 if student else 8888
         port = preferred if port_is_free(args.ip, preferred) else free_port(args.ip)
     token = args.token or secrets.token_hex(24)
