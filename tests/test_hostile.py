@@ -919,3 +919,49 @@ def test_extra_files_and_folders_stay_the_students_own(grader, course):
     after = digest_tree(folder.parent)
     assert {k: v for k, v in after.items() if not k.endswith("jacobian.ipynb")} == \
         {k: v for k, v in before.items() if not k.endswith("jacobian.ipynb")}
+
+
+# ============================================================================ stock nbgrader, routed
+STOCK_ATTACK = """
+import math, torch, numpy
+math.isclose = lambda *a, **k: True
+torch.allclose = numpy.allclose = lambda *a, **k: True
+get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
+"""
+
+
+@pytest.mark.slow
+def test_stock_nbgrader_autograde_and_feedback(course_template, tmp_path):
+    """`nbgrader autograde` goes through SandboxedExecute (nbgrader_config.py): the attack that earns
+    full marks in stock nbgrader earns nothing, and the feedback HTML holds no hidden test or seed."""
+    root = tmp_path / "course"
+    shutil.copytree(course_template, root)
+    folder = root / "submitted" / "mallory" / ASG
+    folder.mkdir(parents=True)
+    nb = samples.submission("perfect", release_dir=root / "release" / ASG, source_dir=root / "source" / ASG)[NB]
+    for gid, src in WRONG.items():
+        set_source(nb, gid, src)
+    insert_after(nb, None, STOCK_ATTACK)
+    nbformat.write(nb, folder / f"{NB}.ipynb")
+    (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+    env = samples.course_env(root, {"AUTOGRADER_STOCK_EXECUTE": "0"})
+    samples.nbgrader("autograde", ASG, "--student", "mallory", "--force", cwd=root, env=env, timeout=600)
+    got = samples.gradebook_scores(root)["mallory"]
+    assert {gid: got[gid] for gid in TESTS} == {gid: 0.0 for gid in TESTS}
+    assert got[NB] == 0.0
+    graded = nbformat.read(root / "autograded" / "mallory" / ASG / f"{NB}.ipynb", as_version=4)
+    assert text_of(_cell(graded, "test_affine_jacobian").outputs).endswith("0.0")
+
+    samples.nbgrader("generate_feedback", ASG, "--student", "mallory", "--force", cwd=root, env=env)
+    html = (root / "feedback" / "mallory" / ASG / f"{NB}.html").read_text()
+    assert "affine_jacobian: 0 of " in html                  # the diagnosis is there ...
+    assert "HIDDEN TESTS" not in html and "hidden=True" not in html   # ... the hidden tests are not
+    secret = secrets.course_secret(root)
+    seeds = [secrets.student_seed(secret, "mallory", name) for name in exercises.EXERCISES]
+    for seed in seeds:
+        assert str(seed) not in html and hex(seed)[2:] not in html
+    assert secret.hex() not in html
+    solution = _instructor_cell(root, "jacobian_by_hand").source
+    for line in solution.splitlines():
+        if "#" in line and "BEGIN" not in line and "END" not in line:   # the instructor's commented lines
+            assert line.strip() not in html
