@@ -162,8 +162,10 @@ class LocalPool:
 
         pending = deque(enumerate(jobs))
         if not pending:
+            self.close()
             return
-        self.workers = [_Worker(self.grader) for _ in range(min(self.n, len(pending)))]
+        if not self.workers:
+            self.workers = [_Worker(self.grader) for _ in range(min(self.n, len(pending)))]
         try:
             while pending or any(w.current for w in self.workers):
                 for w in self.workers:
@@ -214,11 +216,21 @@ class LocalPool:
                     if now - w.current[2] > limit:
                         yield from self._replace(w, f"no result after {limit:.0f} s; worker killed")
         finally:
-            for w in self.workers:
-                if w.current is None and w.alive():
-                    w.stop(wait=2.0)
-                else:
-                    w.kill()
+            self.close()
+
+    def start(self) -> "LocalPool":
+        """Start the workers now (they import torch and the grader while the caller plans)."""
+        if not self.workers:
+            self.workers = [_Worker(self.grader) for _ in range(self.n)]
+        return self
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.current is None and w.alive():
+                w.stop(wait=2.0)
+            else:
+                w.kill()
+        self.workers = []
 
     def _replace(self, w: _Worker, reason: str):
         current = w.current
@@ -257,6 +269,12 @@ class DaskPool:
 
     def describe(self) -> str:
         return f"dask cluster at {self.address} ({self.n_workers} workers)"
+
+    def start(self) -> "DaskPool":
+        return self
+
+    def close(self) -> None:
+        pass
 
     def run(self, jobs: Iterable[NotebookJob]) -> Iterator[tuple[NotebookJob, NotebookResult]]:
         from distributed import Client, as_completed
@@ -439,20 +457,29 @@ def print_summary(summary: Summary, stream=None) -> None:
 def grade(course, assignment: str, *, workers: int | None = None, scheduler: str | None = None,
           students: list[str] | None = None, force: bool = False, limits: Limits | None = None,
           grader: str = DEFAULT_GRADER, progress_stream=None, tty: bool | None = None,
-          seeds: Callable[[str, str], dict[str, int]] | None = None) -> Summary:
+          seeds: Callable[[str, str], dict[str, int]] | None = None,
+          pool: LocalPool | DaskPool | None = None, t0: float | None = None) -> Summary:
+    """Grade what is left of ASSIGNMENT. `pool` may be started by the caller before the
+    course is loaded, so that worker start-up overlaps the writer's own start-up."""
     from .gradebook import GradebookWriter
 
-    t0 = time.monotonic()
+    t0 = time.monotonic() if t0 is None else t0
     summary = Summary()
     limits = limits or Limits()
-    writer = GradebookWriter(course, assignment)
+    if pool is None:
+        pool = make_pool(workers, scheduler, grader)
+    pool.start()
+    try:
+        writer = GradebookWriter(course, assignment)
+    except BaseException:
+        pool.close()
+        raise
     try:
         for path in writer.clean_partials():
             log.info("removed a partial folder left by an interrupted run: %s", path)
         plans = plan(course, writer, assignment, students, force, summary)
         seeds = seeds or exercise_seeds(course, writer.notebooks)
         jobs = build_jobs(course, assignment, plans, limits, seeds)
-        pool = DaskPool(scheduler, grader) if scheduler else LocalPool(workers, grader)
 
         remaining = {p.student: set(p.notebooks) for p in plans}
         buffered: dict[str, dict[str, NotebookResult]] = defaultdict(dict)
@@ -508,9 +535,15 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             summary.scheduler = pool.describe()
         summary.timings["writer"] = t_write
     finally:
+        pool.close()
         writer.close()
         summary.elapsed = time.monotonic() - t0
     return summary
+
+
+def make_pool(workers: int | None = None, scheduler: str | None = None,
+              grader: str = DEFAULT_GRADER) -> LocalPool | DaskPool:
+    return DaskPool(scheduler, grader) if scheduler else LocalPool(workers, grader)
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--worker":

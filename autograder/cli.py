@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"per-cell time limit (default {Limits().cell_timeout:g})")
     g.add_argument("--memory-limit", type=int, default=None, metavar="MB",
                    help=f"memory limit of the process running student code (default {Limits().memory_mb})")
-    g.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests/bench: module:function
+    g.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests: module:function
+    g.add_argument("--profile-json", default=None, help=argparse.SUPPRESS)  # bench: timings out
 
     r = sub.add_parser("report", help="HTML + CSV report of a graded assignment")
     r.add_argument("assignment")
@@ -53,23 +54,38 @@ def main(argv: list[str] | None = None) -> int:
               f"or pass --course", file=sys.stderr)
         return 2
     from .gradebook import load_course
-    course = load_course(root)
 
     if args.command == "grade":
+        import time
         from . import batch
+        t0 = time.monotonic()
         if args.workers is not None and args.workers < 1:
             print("autograder: --workers must be at least 1", file=sys.stderr)
             return 2
-        summary = batch.grade(course, args.assignment, workers=args.workers, scheduler=args.scheduler,
-                              students=args.student, force=args.force, limits=_limits(args),
-                              grader=args.grader or batch.DEFAULT_GRADER)
+        # workers start (importing torch) while this process loads nbgrader and plans
+        pool = batch.make_pool(args.workers, args.scheduler, args.grader or batch.DEFAULT_GRADER).start()
+        try:
+            course = load_course(root)
+        except BaseException:
+            pool.close()
+            raise
+        t_loaded = time.monotonic()
+        summary = batch.grade(course, args.assignment, students=args.student, force=args.force,
+                              limits=_limits(args), pool=pool, t0=t0)
         batch.print_summary(summary)
+        if args.profile_json:
+            import json
+            with open(args.profile_json, "w") as fh:
+                json.dump({"elapsed": summary.elapsed, "load_config": t_loaded - t0,
+                           "graded": len(summary.graded), "failed": summary.failed,
+                           "scheduler": summary.scheduler, "timings": dict(summary.timings)}, fh)
         if summary.interrupted:
             return 130
         return 0 if summary.ok else 1
 
     if args.command == "report":
         from . import report
+        course = load_course(root)
         paths = report.write_report(course, args.assignment, args.output)
         for p in paths:
             print(p)

@@ -173,14 +173,50 @@ class GradebookWriter:
         cd = self.course.coursedir
         src = self.course.submitted(student, self.assignment_id)
         dest = self.course.autograded(student, self.assignment_id)
+        timestamp = cd.get_existing_timestamp(src)   # raises on an invalid timestamp.txt
         parent = os.path.dirname(dest)
+        made_parent = not os.path.isdir(parent)
         os.makedirs(parent, exist_ok=True)
         tmp = os.path.join(parent, PARTIAL_PREFIX + os.path.basename(dest) + PARTIAL_MARK + str(os.getpid()))
+        try:
+            outcomes, seconds_late = self._write(student, results, src, tmp, timestamp, nbu)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if made_parent:
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    pass
+            raise
+
+        # 3. sidecar ---------------------------------------------------------------
+        side = {
+            "student": student,
+            "assignment": self.assignment_id,
+            "graded_at": time.time(),
+            "timestamp": timestamp.isoformat() if timestamp else None,
+            "seconds_late": seconds_late,
+            "unknown_notebooks": list(unknown),
+            "notebooks": {n: dataclasses.asdict(o) for n, o in outcomes.items()},
+        }
+        _atomic_write(self.course.sidecar(self.assignment_id, student), json.dumps(side, indent=1))
+
+        # 4. commit point: swap the folder in ---------------------------------------
+        if os.path.exists(dest):
+            old = tmp + ".old"
+            os.rename(dest, old)
+            os.rename(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, dest)
+        return outcomes
+
+    def _write(self, student, results, src, tmp, timestamp, nbu):
+        """Files into tmp, then the gradebook transaction (rolled back on any error)."""
+        cd = self.course.coursedir
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
         os.makedirs(tmp)
-
-        timestamp = cd.get_existing_timestamp(src)   # raises on an invalid timestamp.txt
 
         # 1. files -------------------------------------------------------------
         for filename in nbu.find_all_files(src, cd.ignore + ["*.ipynb"]):
@@ -228,30 +264,8 @@ class GradebookWriter:
             db.commit()
         except BaseException:
             db.rollback()
-            shutil.rmtree(tmp, ignore_errors=True)
             raise
-
-        # 3. sidecar ---------------------------------------------------------------
-        side = {
-            "student": student,
-            "assignment": self.assignment_id,
-            "graded_at": time.time(),
-            "timestamp": timestamp.isoformat() if timestamp else None,
-            "seconds_late": seconds_late,
-            "unknown_notebooks": list(unknown),
-            "notebooks": {n: dataclasses.asdict(o) for n, o in outcomes.items()},
-        }
-        _atomic_write(self.course.sidecar(self.assignment_id, student), json.dumps(side, indent=1))
-
-        # 4. commit point: swap the folder in ---------------------------------------
-        if os.path.exists(dest):
-            old = tmp + ".old"
-            os.rename(dest, old)
-            os.rename(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, dest)
-        return outcomes
+        return outcomes, seconds_late
 
     # ---------------------------------------------------------------- helpers
     def _list_source_files(self) -> list[str]:
