@@ -419,10 +419,10 @@ def venv_bin(name: str) -> str:
 
 
 def course_env(course_root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An environment in which nbgrader reads the course's own config and nothing else's
-    exchange/gradebook overrides."""
+    """An environment in which nbgrader reads the course's own config with none of its
+    environment overrides (gradebook, exchange, stock execution) unless given in extra."""
     env = dict(os.environ)
-    for key in ("NBGRADER_DB_URL", "NBGRADER_EXCHANGE_ROOT"):
+    for key in ("NBGRADER_DB_URL", "NBGRADER_EXCHANGE_ROOT", "AUTOGRADER_STOCK_EXECUTE"):
         env.pop(key, None)
     env["PYTHONUNBUFFERED"] = "1"
     # nbgrader shells out to `alembic` (and kernels to `python`): use this environment's.

@@ -52,6 +52,8 @@ def _without_mark_scheme(text: str) -> str:
             inside = False
         elif not inside:
             out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
     return "\n".join(out)
 
 
