@@ -331,14 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     proc = subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True)
 
     def forward(signum, _frame):
-        stop(proc)
-        shutil.rmtree(config_dir, ignore_errors=True)
+        # Only unwind here: the `finally` below stops the server.  (Stopping it inside the
+        # handler would deadlock when the signal lands while the main thread sits in
+        # proc.wait(), which holds the Popen's wait lock.)
+        for sig in handled:
+            signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, forward)
+    handled = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    for sig in handled:
+        signal.signal(sig, forward)
 
     try:
         wait_until_ready(base, token, proc, args.startup_timeout)
