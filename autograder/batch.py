@@ -167,12 +167,15 @@ class LocalPool:
         if not self.workers:
             self.workers = [_Worker(self.grader) for _ in range(min(self.n, len(pending)))]
         try:
+            def dispatch(w: _Worker) -> None:
+                if w.ready and w.current is None and pending:
+                    key, job = pending.popleft()
+                    w.conn.send((key, job))
+                    w.current = (key, job, time.monotonic())
+
             while pending or any(w.current for w in self.workers):
                 for w in self.workers:
-                    if w.ready and w.current is None and pending:
-                        key, job = pending.popleft()
-                        w.conn.send((key, job))
-                        w.current = (key, job, time.monotonic())
+                    dispatch(w)
                 waitables = {}
                 for w in self.workers:
                     for obj in w.waitables():
@@ -195,6 +198,7 @@ class LocalPool:
                     if got is not None and w.current and got[0] == w.current[0]:
                         job = w.current[1]
                         w.current = None
+                        dispatch(w)         # the worker goes on while the writer commits
                         yield job, got[1]
                         continue
                     if got is None or not w.alive():

@@ -46,6 +46,12 @@ def _limits(args) -> Limits:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "grade":
+        import signal
+
+        def _terminate(signum, frame):
+            raise KeyboardInterrupt      # `kill PID` stops as cleanly as Ctrl-C
+        signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     root = os.path.abspath(args.course)
@@ -70,8 +76,14 @@ def main(argv: list[str] | None = None) -> int:
             pool.close()
             raise
         t_loaded = time.monotonic()
-        summary = batch.grade(course, args.assignment, students=args.student, force=args.force,
-                              limits=_limits(args), pool=pool, t0=t0)
+        try:
+            summary = batch.grade(course, args.assignment, students=args.student, force=args.force,
+                                  limits=_limits(args), pool=pool, t0=t0)
+        except (OSError, TimeoutError) as exc:
+            if not args.scheduler:
+                raise
+            print(f"autograder: cannot use the Dask scheduler at {args.scheduler}: {exc}", file=sys.stderr)
+            return 2
         batch.print_summary(summary)
         if args.profile_json:
             import json

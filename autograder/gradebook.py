@@ -124,6 +124,11 @@ class GradebookWriter:
                 f"No assignment '{assignment}' in the gradebook {course.db_url}: "
                 f"run `nbgrader generate_assignment {assignment}` first.")
         self.notebooks = sorted(nb.name for nb in self.assignment.notebooks)
+        # The assignment's structure does not change while we grade: keep it loaded across
+        # commits (no re-select of every cell after each student) and hold the cells so that
+        # grade.cell / comment.cell resolve from the session's identity map without SQL.
+        self.gb.db().expire_on_commit = False
+        self._cells = [cell for nb in self.assignment.notebooks for cell in nb._base_cells]
         self._source_files = self._list_source_files()
 
     # ------------------------------------------------------------------ state
@@ -230,7 +235,7 @@ class GradebookWriter:
                 continue
             with open(os.path.join(tmp, name + ".ipynb"), "w", encoding="utf-8") as fh:
                 fh.write(res.autograded_nb_json)
-            parsed[name] = _parse_nb(res.autograded_nb_json)
+            parsed[name] = _graded_cells(res.autograded_nb_json)
         for dirname, _, filenames in os.walk(tmp):
             for filename in filenames:
                 os.chmod(os.path.join(dirname, filename), self.permissions)
@@ -307,15 +312,10 @@ class GradebookWriter:
             sub.timestamp = timestamp
         return sub
 
-    def _apply_notebook(self, snb, res: NotebookResult, nb, nbu) -> NotebookOutcome:
+    def _apply_notebook(self, snb, res: NotebookResult, cells_by_id: dict | None, nbu) -> NotebookOutcome:
         """SaveAutoGrades, with the trusted per-cell scores from the worker."""
         out = NotebookOutcome(res.notebook, res.status, problems=list(res.problems))
-        cells_by_id = {}
-        if nb is not None:
-            for cell in nb.cells:
-                meta = cell.get("metadata", {}).get("nbgrader", {})
-                if "grade_id" in meta:
-                    cells_by_id.setdefault(meta["grade_id"], cell)
+        cells_by_id = cells_by_id or {}
         for grade in snb.grades:
             cell_meta = grade.cell
             gid = cell_meta.name
@@ -375,9 +375,20 @@ def _timestamp_or_none(cd, path):
         return None
 
 
-def _parse_nb(text: str):
+def _graded_cells(text: str) -> dict[str, Any]:
+    """grade_id -> cell (a NotebookNode, source lines joined) of the worker's notebook; only
+    the cells nbgrader tracks are built, and nbformat's slow schema validation is skipped (the
+    grader wrote this JSON; only metadata, sources and outputs are read)."""
     import nbformat
-    return nbformat.reads(text, as_version=4, capture_validation_error={})
+    out: dict[str, Any] = {}
+    for cell in json.loads(text).get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
+        if not isinstance(meta, dict) or "grade_id" not in meta or meta["grade_id"] in out:
+            continue
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+        out[meta["grade_id"]] = nbformat.from_dict(cell)
+    return out
 
 
 def _copy(src: str, dst: str) -> None:

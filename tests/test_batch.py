@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch
+from autograder import batch, samples, secrets
 from autograder.gradebook import load_course
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 
@@ -319,3 +319,63 @@ def test_resume_after_kill_9(course):
         assert g[(f"s{i}", "two", "test_beta")] == (1.5, False)
     # no partial folders survive
     assert not list((course / "autograded").glob("*/.*"))
+
+
+# ----------------------------------------------------------------------------- stock fidelity
+STOCK_ARGS = [f"--Autograde.autograde_preprocessors={p}" for p in (
+    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata")]
+
+
+@pytest.fixture(scope="session")
+def jacobians_class(tmp_path_factory):
+    """The real course with one student with a typical mistake in every notebook, and its secret."""
+    root = samples.make_course(tmp_path_factory.mktemp("jac") / "course")
+    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
+    samples.write_class(root, {"ben": ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero",
+                                       "sigmoid_wrong_sign"]})
+    secrets.course_secret(str(root))          # every copy grades with the same seeds
+    return root
+
+
+def _everything(root: Path):
+    """All that autograde writes: grades, comments, submission timestamps, penalties, files."""
+    from nbgrader.api import Gradebook
+    c = load_course(str(root))
+    out = {}
+    with Gradebook(c.db_url, c.course_id) as gb:
+        for sub in gb.assignment_submissions(samples.ASSIGNMENT):
+            out[(sub.student.id, "timestamp")] = str(sub.timestamp)
+            for nb in sub.notebooks:
+                out[(sub.student.id, nb.name, "penalty")] = nb.late_submission_penalty
+                for g in nb.grades:
+                    out[(sub.student.id, nb.name, g.name)] = (g.auto_score, g.needs_manual_grade)
+                for cm in nb.comments:
+                    out[(sub.student.id, nb.name, "comment", cm.name)] = cm.auto_comment
+    files = {}
+    for d, _, names in os.walk(root / "autograded"):
+        for n in names:
+            files[os.path.relpath(os.path.join(d, n), root)] = oct(os.stat(os.path.join(d, n)).st_mode & 0o777)
+    return out, files
+
+
+@pytest.mark.slow
+def test_same_as_stock_nbgrader_autograde(jacobians_class, tmp_path):
+    """Stock nbgrader (its own kernel per notebook) and `autograder grade` write the same
+    gradebook -- every grade, comment, timestamp and penalty -- and the same files."""
+    stock, ours = tmp_path / "stock", tmp_path / "ours"
+    shutil.copytree(jacobians_class, stock)
+    shutil.copytree(jacobians_class, ours)
+    samples.nbgrader("autograde", samples.ASSIGNMENT, *STOCK_ARGS, cwd=stock,
+                     env=samples.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"}))
+    s = batch.grade(load_course(str(ours)), samples.ASSIGNMENT, workers=2, tty=False)
+    assert not s.failed and len(s.graded) == 4
+    stock_db, stock_files = _everything(stock)
+    our_db, our_files = _everything(ours)
+    assert our_db == stock_db
+    assert our_files == stock_files
+    # and the class is not trivially all-or-nothing
+    scores = [v[0] for k, v in our_db.items() if len(k) == 3 and isinstance(v, tuple) and k[2].startswith("test_")]
+    assert 0 < sum(scores) < 29

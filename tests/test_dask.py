@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, samples, secrets
+from autograder import batch, samples
 from autograder.gradebook import load_course
 
-from test_batch import ASG as SMALL_ASG, FAKE, course, grades, submit, template_course  # noqa: F401
+from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401
+                        template_course)
 
 DASK = str(Path(sys.executable).parent / "dask")
 TESTS = str(Path(__file__).parent)
@@ -71,17 +72,6 @@ def cluster(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, 9)
                 p.wait()
-
-
-@pytest.fixture(scope="module")
-def jacobians_class(tmp_path_factory):
-    """The real course with one student with typical mistakes in every notebook, and its secret."""
-    root = samples.make_course(tmp_path_factory.mktemp("jac") / "course")
-    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
-    samples.write_class(root, {"ben": ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero",
-                                       "sigmoid_wrong_sign"]})
-    secrets.course_secret(str(root))          # both copies below grade with the same seeds
-    return root
 
 
 def test_dask_scores_equal_local(cluster, jacobians_class, tmp_path):
