@@ -965,3 +965,20 @@ def test_stock_nbgrader_autograde_and_feedback(course_template, tmp_path):
     for line in solution.splitlines():
         if "#" in line and "BEGIN" not in line and "END" not in line:   # the instructor's commented lines
             assert line.strip() not in html
+
+
+def test_disabling_the_autograd_tracer_in_the_child_gains_nothing(grader):
+    """The child's tracer can be switched off by student code; the trusted static check remains."""
+    nb = grader.nb()
+    insert_after(nb, None, "import autograder.policy\n"
+                           "class Blind:\n    calls = ()\n    def __enter__(self):\n        return self\n"
+                           "    def __exit__(self, *a):\n        return False\n"
+                           "autograder.policy.AutogradTracer = Blind\n")
+    set_source(nb, "jacobian_by_hand", "import torch\nag = getattr(torch, 'auto' + 'grad')\n\n"
+                                       "def jacobian_by_hand(p):\n"
+                                       "    f = lambda q: torch.stack([q[0] ** 2 + q[1], q[0] * q[1], torch.exp(q[0])])\n"
+                                       "    return ag.functional.jacobian(f, p)\n")
+    result = grader.grade(nb)
+    assert scores(result) == {**FULL, "test_jacobian_by_hand": (0.0, 3.0)}
+    assert result.cells["test_jacobian_by_hand"].diagnoses == ["autograd_used"]
+    assert "Score 0: this exercise must be done by hand, without autograd" in result.cells["test_jacobian_by_hand"].message
