@@ -168,8 +168,12 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
 
 
 def _restored(original, student_cell=None):
-    """The instructor's cell, keeping the release checksum nbgrader stores with it."""
+    """The instructor's cell as released: its hidden tests never reach the autograded notebook
+    (they are graded from the registry, not run), and it keeps the release checksum."""
     cell = copy.deepcopy(original)
+    gid = _grade_id(original) or ""
+    if _is_test(original) and gid[len(TEST_PREFIX):] in exercises.EXERCISES:
+        cell.source = _released_source(original)
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
         cell.metadata.setdefault("nbgrader", {})["checksum"] = checksum

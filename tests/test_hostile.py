@@ -249,6 +249,13 @@ def test_perfect_submission_gets_full_marks(grader):
     test_outputs_are_the_graders(result)
 
 
+def test_autograded_notebook_holds_no_hidden_tests(grader):
+    """Hidden probes are graded from the registry; their test code never reaches students."""
+    text = grader.grade(grader.nb()).autograded_nb_json
+    assert "BEGIN HIDDEN TESTS" not in text and "hidden=True" not in text
+    assert 'check(\\"jacobian_by_hand\\", jacobian_by_hand)' in text
+
+
 def test_wrong_answers_get_zero(wrong_baseline):
     assert {gid: c.diagnoses for gid, c in wrong_baseline.cells.items() if gid in POINTS} == {
         "test_jacobian_by_hand": ["wrong_value"], "test_numerical_jacobian": ["wrong_value"],
@@ -706,7 +713,10 @@ def test_background_processes_and_fork_bombs_are_gone(grader, sandbox):
     assert scores(result) == FULL and result.problems == []
     assert text_of(outputs_of(result, "SPAWNED")) == "SPAWNED: 3 refused: 11\n"
     assert sandbox_processes(sandbox.uid) == []
-    stray = subprocess.run(["pgrep", "-f", "sleep 30[0-4]"], capture_output=True, text=True).stdout.split()
+    # An escaped process would hang under the zygote (its subreaper) or init; other people's
+    # `sleep`s on this machine are not ours to count.
+    stray = subprocess.run(["pgrep", "-f", "-P", f"1,{sandbox._zygote.pid}", "sleep 30[0-4]"],
+                           capture_output=True, text=True).stdout.split()
     assert stray == []
 
 
@@ -728,9 +738,10 @@ def _cell(nb, gid):
     return nb.cells[cell_index(nb, gid)]
 
 
-def _instructor_cell(course, gid):
-    source = nbformat.read(course / "source" / ASG / f"{NB}.ipynb", as_version=4)
-    return _cell(source, gid)
+def _released_cell(course, gid):
+    """The instructor's cell as released (hidden tests removed): what an autograded notebook holds."""
+    released = nbformat.read(course / "release" / ASG / f"{NB}.ipynb", as_version=4)
+    return _cell(released, gid)
 
 
 def _edit(nb):
@@ -817,7 +828,7 @@ def test_tampering_instructors_cells_count(grader, course, wrong_baseline, kind)
             assert ids.count(gid) == 1, gid
             assert ids.index(gid) == ids.index(gid[len("test_"):]) + 1, gid
             cell = _cell(graded_nb, gid)
-            original = _instructor_cell(course, gid)
+            original = _released_cell(course, gid)
             assert cell.cell_type == "code" and cell.source == original.source
             assert {k: cell.metadata.nbgrader.get(k) for k in ("points", "grade", "locked", "grade_id")} == \
                 {k: original.metadata.nbgrader.get(k) for k in ("points", "grade", "locked", "grade_id")}
@@ -961,7 +972,7 @@ def test_stock_nbgrader_autograde_and_feedback(course_template, tmp_path):
     for seed in seeds:
         assert str(seed) not in html and hex(seed)[2:] not in html
     assert secret.hex() not in html
-    solution = _instructor_cell(root, "jacobian_by_hand").source
+    solution = _cell(nbformat.read(root / "source" / ASG / f"{NB}.ipynb", as_version=4), "jacobian_by_hand").source
     for line in solution.splitlines():
         if "#" in line and "BEGIN" not in line and "END" not in line:   # the instructor's commented lines
             assert line.strip() not in html
