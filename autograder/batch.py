@@ -16,8 +16,10 @@ so an interrupted run loses at most the students in flight.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import importlib
+import json
 import logging
 import os
 import re
@@ -372,32 +374,56 @@ def plan(course, writer, assignment: str, students: list[str] | None, force: boo
     return plans
 
 
-def exercise_seeds(course, assignment_notebooks: list[str]) -> Callable[[str, str], dict[str, int]]:
-    """student, notebook -> {exercise: seed} for every registered exercise of that notebook."""
-    from . import exercises, secrets
+TEST_PREFIX = "test_"
+
+
+def instructor_reader(course, assignment: str) -> Callable[[str], str]:
+    """notebook -> the instructor's notebook JSON (source/ASSIGNMENT/<nb>.ipynb, hidden tests
+    included), each file read once per run."""
+    @functools.lru_cache(maxsize=None)
+    def read(notebook: str) -> str:
+        with open(os.path.join(course.source(assignment), notebook + ".ipynb"), encoding="utf-8") as fh:
+            return fh.read()
+    return read
+
+
+def exercise_seeds(course, assignment: str,
+                   instructor: Callable[[str], str] | None = None) -> Callable[[str, str], dict[str, int]]:
+    """student, notebook -> {exercise: seed} for every exercise of that notebook: each
+    autograded test cell `test_<name>` of the instructor's notebook grades exercise <name>
+    (the registry entry grade_notebook looks up), so these are the seeds it can use. Read
+    from the notebook, not the registry, so the writer process never imports torch."""
+    from . import secrets
     secret = secrets.course_secret(course.root)
-    by_nb: dict[str, list[str]] = defaultdict(list)
-    for name, ex in exercises.EXERCISES.items():
-        by_nb[os.path.splitext(os.path.basename(ex.notebook))[0]].append(name)
+    instructor = instructor or instructor_reader(course, assignment)
+
+    @functools.lru_cache(maxsize=None)
+    def names(notebook: str) -> tuple[str, ...]:
+        nb = json.loads(instructor(notebook))
+        found = set()
+        for cell in nb.get("cells", []):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            gid = meta.get("grade_id", "")
+            if meta.get("grade") and not meta.get("solution") and gid.startswith(TEST_PREFIX):
+                found.add(gid[len(TEST_PREFIX):])
+        return tuple(sorted(found))
 
     def seeds(student: str, notebook: str) -> dict[str, int]:
-        return {name: secrets.student_seed(secret, student, name) for name in sorted(by_nb.get(notebook, []))}
+        return {name: secrets.student_seed(secret, student, name) for name in names(notebook)}
     return seeds
 
 
 def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits,
-               seeds: Callable[[str, str], dict[str, int]]) -> list[NotebookJob]:
-    instructor: dict[str, str] = {}
+               seeds: Callable[[str, str], dict[str, int]],
+               instructor: Callable[[str], str]) -> list[NotebookJob]:
     jobs = []
     for p in plans:
         for nb in p.notebooks:
-            if nb not in instructor:
-                with open(os.path.join(course.source(assignment), nb + ".ipynb"), encoding="utf-8") as fh:
-                    instructor[nb] = fh.read()
             jobs.append(NotebookJob(
                 assignment=assignment, student=p.student, notebook=nb,
                 submitted_path=os.path.join(course.submitted(p.student, assignment), nb + ".ipynb"),
-                instructor_nb_json=instructor[nb], seeds=seeds(p.student, nb), limits=limits))
+                instructor_nb_json=instructor(nb),
+                seeds=seeds(p.student, nb), limits=limits))
     return jobs
 
 
@@ -482,8 +508,9 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
         for path in writer.clean_partials():
             log.info("removed a partial folder left by an interrupted run: %s", path)
         plans = plan(course, writer, assignment, students, force, summary)
-        seeds = seeds or exercise_seeds(course, writer.notebooks)
-        jobs = build_jobs(course, assignment, plans, limits, seeds)
+        instructor = instructor_reader(course, assignment)
+        seeds = seeds or exercise_seeds(course, assignment, instructor)
+        jobs = build_jobs(course, assignment, plans, limits, seeds, instructor)
 
         remaining = {p.student: set(p.notebooks) for p in plans}
         buffered: dict[str, dict[str, NotebookResult]] = defaultdict(dict)

@@ -19,7 +19,7 @@ import io
 import json
 import os
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 # Words for the diagnosis codes of compare.py; unknown codes are shown as they are.

@@ -7,10 +7,8 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 
 from autograder import batch, cli
 from autograder.jobs import Limits, NotebookJob, NotebookResult
