@@ -22,6 +22,7 @@ student from scratch and rewrites the same values; nothing half-written is ever 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -160,7 +161,6 @@ class GradebookWriter:
 
     def clean_partials(self) -> list[str]:
         """Remove temporary folders left by a killed run."""
-        import glob
         removed = []
         parent = os.path.dirname(self.course.autograded("*", self.assignment_id))
         for path in glob.glob(os.path.join(parent, PARTIAL_PREFIX + self.assignment_id + PARTIAL_MARK + "*")):
