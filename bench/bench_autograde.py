@@ -48,15 +48,18 @@ def roster(n: int) -> dict[str, object]:
 
 
 def build_course(dest: Path, n: int, assignment: str) -> Path:
-    from autograder import samples
+    from autograder import samples, secrets
     course = samples.make_course(dest)
     samples.nbgrader("generate_assignment", assignment, "--force", cwd=course)
     samples.write_class(course, roster(n))
+    # one course secret, copied with the course: both graders draw the same hidden probes
+    secrets.course_secret(str(course))
     return course
 
 
 def gradebook_cells(course: Path, assignment: str) -> dict[tuple, float | None]:
-    """(student, notebook, grade_id) -> auto_score, plus (student, notebook, '<total>') -> score."""
+    """(student, notebook, grade_id) -> auto_score, (…, grade_id + ' needs_manual_grade') ->
+    flag, plus (student, notebook, '<total>') -> score."""
     from nbgrader.api import Gradebook
     from autograder.gradebook import load_course
     c = load_course(str(course))
@@ -67,6 +70,7 @@ def gradebook_cells(course: Path, assignment: str) -> dict[tuple, float | None]:
                 out[(sub.student.id, nb.name, "<total>")] = float(nb.score)
                 for g in nb.grades:
                     out[(sub.student.id, nb.name, g.name)] = g.auto_score
+                    out[(sub.student.id, nb.name, g.name + " needs_manual_grade")] = g.needs_manual_grade
     return out
 
 
@@ -165,7 +169,8 @@ def main(argv=None) -> int:
                  if not _same(stock_cells[k], fast_cells.get(k, "absent"))]
         result["cells_compared"] = len(keys)
         result["cell_differences"] = [list(map(str, d)) for d in diffs]
-        print(f"\nscores compared cell by cell: {len(keys)} cells, {len(diffs)} differences")
+        print(f"\ngradebooks compared cell by cell: {len(keys)} entries (auto_score and needs_manual_grade "
+              f"of every grade cell, notebook totals), {len(diffs)} differences")
         for k, s_, f_ in diffs[:40]:
             print(f"  {'/'.join(k)}: stock={s_} autograder={f_}")
         ratio = stock_total / fast_s
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
 
 
 def _same(a, b) -> bool:
-    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+    if a is None or b is None or isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
         return a == b
     return abs(float(a) - float(b)) < 1e-9
 
