@@ -338,8 +338,7 @@ class Summary:
 def submitted_students(course, assignment: str) -> list[str]:
     cd = course.coursedir
     pattern = course.submitted("*", assignment)
-    regexp = re.escape(os.path.sep).join(
-        [cd.format_path(cd.submitted_directory, "(?P<student_id>[^/]+)", assignment, escape=True)])
+    regexp = cd.format_path(cd.submitted_directory, "(?P<student_id>[^/]+)", assignment, escape=True)
     excluded = set(filter(None, (cd.student_id_exclude or "").split(",")))
     students = []
     for path in glob.glob(pattern):
