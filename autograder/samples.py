@@ -249,19 +249,24 @@ def strip_solution_markers(text: str) -> str:
     return "\n".join(keep)
 
 
-def remove_hidden_tests(text: str) -> str:
-    """The test cell without its BEGIN/END HIDDEN TESTS block (markers included)."""
-    out, hidden = [], False
+def remove_block(text: str, begin: str, end: str) -> str:
+    """``text`` without the lines from ``begin`` to ``end`` (markers included), trailing blanks trimmed."""
+    out, inside = [], False
     for line in text.split("\n"):
-        if line.strip() == BEGIN_HIDDEN:
-            hidden = True
-        elif line.strip() == END_HIDDEN:
-            hidden = False
-        elif not hidden:
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif not inside:
             out.append(line)
     while out and not out[-1].strip():
         out.pop()
     return "\n".join(out)
+
+
+def remove_hidden_tests(text: str) -> str:
+    """The test cell without its BEGIN/END HIDDEN TESTS block (markers included)."""
+    return remove_block(text, BEGIN_HIDDEN, END_HIDDEN)
 
 
 def nbgrader_meta(cell) -> dict:

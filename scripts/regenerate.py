@@ -43,27 +43,13 @@ def build_release(dest_root: Path, repo: Path = REPO) -> Path:
     return dest
 
 
-def _without_mark_scheme(text: str) -> str:
-    out, inside = [], False
-    for line in text.split("\n"):
-        if line.strip() == MARK_SCHEME_BEGIN:
-            inside = True
-        elif line.strip() == MARK_SCHEME_END:
-            inside = False
-        elif not inside:
-            out.append(line)
-    while out and not out[-1].strip():
-        out.pop()
-    return "\n".join(out)
-
-
 def solution_notebook(source_path: Path) -> nbformat.NotebookNode:
     """The worked solution of one source notebook (not executed): hidden tests removed,
     solution markers and mark schemes stripped, outputs cleared."""
     nb = nbformat.read(source_path, as_version=4)
     for cell in nb.cells:
         text = samples.remove_hidden_tests(cell.source)
-        text = samples.strip_solution_markers(_without_mark_scheme(text))
+        text = samples.strip_solution_markers(samples.remove_block(text, MARK_SCHEME_BEGIN, MARK_SCHEME_END))
         cell.source = text
         if cell.cell_type == "code":
             cell.outputs = []
