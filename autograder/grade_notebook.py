@@ -311,10 +311,11 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
     deadline = started + limits.notebook_timeout
     dead: str | None = None
     with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
-                                               limits.render_figures) as session:
+                                               limits.complete_notebook) as session:
         graded.timings["start"] = time.monotonic() - started
         count = 0
-        for cell in plan:
+        last_test = max((i for i, c in enumerate(plan) if _is_test(c)), default=len(plan))
+        for index, cell in enumerate(plan):
             gid = _grade_id(cell)
             if cell.cell_type != "code":
                 if gid and _meta(cell).get("grade"):
@@ -331,6 +332,9 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 graded.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), seeds, sources,
                                                      limits, deadline, dead)
                 dead = dead or session.dead
+            elif index > last_test and not limits.complete_notebook:
+                cell.outputs = [_stream("[not run by the fast grader: a cell after the last test cannot "
+                                        "change a score]\n")]
             elif dead:
                 cell.outputs = [_stream(f"Not run: the notebook's process {dead}.\n", "stderr")]
                 if _is_test(cell):

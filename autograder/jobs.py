@@ -15,7 +15,9 @@ class Limits:
     notebook_timeout: float = 300.0  # seconds for the whole notebook
     memory_mb: int = 2048            # memory of the child that runs student code
     output_bytes: int = 100_000      # stored output per cell; the rest is cut with a note
-    render_figures: bool = False     # draw worked-example plots into the autograded notebook (slow; never scored)
+    # Stock nbgrader's autograded notebook in full: plots drawn, and the cells after the last
+    # test cell run. Neither can change a score, and they are most of a notebook's run time.
+    complete_notebook: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     notebook_timeout = Float(_DEFAULTS.notebook_timeout, help="Seconds for a whole notebook.").tag(config=True)
     memory_mb = Integer(_DEFAULTS.memory_mb, help="Memory limit of the student's process, MB.").tag(config=True)
     output_bytes = Integer(_DEFAULTS.output_bytes, help="Output kept per cell, bytes.").tag(config=True)
-    render_figures = Bool(True, help="Draw plots into the autograded notebook, as stock nbgrader does.").tag(config=True)
+    complete_notebook = Bool(True, help="Draw plots and run the cells after the last test cell, as stock "
+                                        "nbgrader does (neither changes a score).").tag(config=True)
 
     def preprocess(self, nb, resources):
         # Imported here: nbgrader_config.py loads this module for every nbgrader command,
@@ -47,7 +48,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                  for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
         files_dir = resources.get("metadata", {}).get("path")
         limits = Limits(self.cell_timeout, self.notebook_timeout, self.memory_mb, self.output_bytes,
-                        self.render_figures)
+                        self.complete_notebook)
         hide = tuple(os.path.join(coursedir.root, name) for name in COURSE_SECRETS)
         graded = grade_submission(instructor, nb, files_dir, seeds, limits, hide)
         for problem in graded.problems:

@@ -14,6 +14,7 @@ field for field, what the same wrong answers get without the hostile cell).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -993,3 +994,18 @@ def test_disabling_the_autograd_tracer_in_the_child_gains_nothing(grader):
     assert scores(result) == {**FULL, "test_jacobian_by_hand": (0.0, 3.0)}
     assert result.cells["test_jacobian_by_hand"].diagnoses == ["autograd_used"]
     assert "Score 0: this exercise must be done by hand, without autograd" in result.cells["test_jacobian_by_hand"].message
+
+
+def test_cells_after_the_last_test_run_only_for_a_complete_notebook(grader):
+    """They cannot change a score, so the fast path leaves them unrun; the full path runs them
+    and draws figures as stock nbgrader would."""
+    nb = grader.nb()
+    nb.cells.append(nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\n"
+                                              "plt.show()\nprint('TRAILING')\n"))
+    fast = grader.grade(nb)
+    full = grader.grade(nb, limits=dataclasses.replace(FAST, complete_notebook=True))
+    assert scores(fast) == scores(full) == FULL
+    assert "not run by the fast grader" in text_of(outputs_of(fast, "TRAILING"))
+    trailing = outputs_of(full, "TRAILING")
+    assert "TRAILING" in text_of(trailing)
+    assert any("image/png" in out.get("data", {}) for out in trailing)
