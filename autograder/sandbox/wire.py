@@ -28,15 +28,15 @@ class WireError(Exception):
     """The other side sent something malformed, too large, or hung up."""
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, remaining = [], n
-    while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
+def _recv_exact(sock: socket.socket, n: int) -> bytearray:
+    buf = bytearray(n)        # filled in place: an 80 MB array is received without extra copies
+    view, got = memoryview(buf), 0
+    while got < n:
+        count = sock.recv_into(view[got:], min(n - got, 1 << 22))
+        if not count:
             raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        got += count
+    return buf
 
 
 # ---- trusted -> child ---------------------------------------------------------------
@@ -55,7 +55,7 @@ def recv_request(sock: socket.socket) -> dict:
 
 # ---- child -> trusted ---------------------------------------------------------------
 
-def _encode(value, buffers: list[bytes], depth: int = 0):
+def _encode(value, buffers: list, depth: int = 0):
     if depth > MAX_DEPTH:
         raise ValueError("value nested too deeply")
     if value is None or isinstance(value, (bool, str)):
@@ -66,7 +66,7 @@ def _encode(value, buffers: list[bytes], depth: int = 0):
         return value if np.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value, dtype=np.float64)
-        buffers.append(array.tobytes())
+        buffers.append(memoryview(array).cast("B"))
         return {"__array__": len(buffers) - 1, "shape": list(array.shape)}
     if isinstance(value, (list, tuple)):
         items = [_encode(v, buffers, depth + 1) for v in value]
@@ -81,7 +81,7 @@ def _encode(value, buffers: list[bytes], depth: int = 0):
 
 
 def send_reply(sock: socket.socket, value) -> None:
-    buffers: list[bytes] = []
+    buffers: list = []
     body = json.dumps(_encode(value, buffers)).encode()
     parts = [_HEADER.pack(b"J", len(body)), body, _BUFLEN.pack(len(buffers))]
     for buf in buffers:
@@ -147,7 +147,7 @@ def recv_reply(sock: socket.socket):
     sizes = [_BUFLEN.unpack(_recv_exact(sock, _BUFLEN.size))[0] for _ in range(count)]
     if any(s > MAX_BUFFER_BYTES or s % 8 for s in sizes) or sum(sizes) > 2 * MAX_BUFFER_BYTES:
         raise WireError("array in reply is too large")
-    buffers = [np.frombuffer(bytearray(_recv_exact(sock, s)), dtype=np.float64) for s in sizes]
+    buffers = [np.frombuffer(_recv_exact(sock, s), dtype=np.float64) for s in sizes]
     try:
         return _decode(json.loads(body), buffers, _decodable())
     except (ValueError, TypeError, RecursionError) as exc:
