@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="HTML + CSV report of a graded assignment")
     r.add_argument("assignment")
     r.add_argument("--output", default=None, metavar="DIR",
-                   help="where to write report files (default: <course>/reports/<assignment>)")
+                   help="where to write report files (default: <course>/.autograder/reports/<assignment>)")
     return p
 
 
