@@ -23,7 +23,7 @@ from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
-from autograder.values import Outcome, StudentError, Unconvertible
+from autograder.values import Outcome, StudentError, Unconvertible, failed_outcome
 
 TEST_PREFIX = "test_"
 # What in a course root student code must never see while it runs.
@@ -249,9 +249,9 @@ def _ask_child(session, exercise, timeout: float, deadline: float):
             outcome = session.call(exercise.name, probe, exercise.by_hand,
                                    min(timeout, max(deadline - time.monotonic(), 0.1)))
         except Interrupted:
-            return _failed("TimeoutError", f"the function did not return within {timeout:g} seconds")
+            return failed_outcome("TimeoutError", f"the function did not return within {timeout:g} seconds")
         if not _well_formed(outcome):
-            return _failed("ProtocolError", "the grader received something that is not an answer")
+            return failed_outcome("ProtocolError", "the grader received something that is not an answer")
         return outcome
     return call
 
@@ -273,9 +273,6 @@ def _well_formed(outcome) -> bool:
                                    and isinstance(error.function, str)
                                    and (error.lineno is None or isinstance(error.lineno, int)))))
 
-
-def _failed(exc_type: str, message: str) -> Outcome:
-    return Outcome(value=None, type_name="NoneType", error=StudentError(exc_type=exc_type, message=message))
 
 
 def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
@@ -418,13 +415,18 @@ def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> Notebo
     return result
 
 
+def course_secret_paths(course_root: str) -> list[str]:
+    """What student code must not see in a course root."""
+    return [os.path.join(course_root, name) for name in COURSE_SECRETS]
+
+
 def _hide_paths(job: NotebookJob) -> tuple[str, ...]:
     """The course root's secrets (found above the submission), and whatever the job adds."""
     paths = list(job.hide_paths)
     folder = os.path.dirname(os.path.abspath(job.submitted_path))
     while folder != os.path.dirname(folder):
         if os.path.exists(os.path.join(folder, "nbgrader_config.py")):
-            paths += [os.path.join(folder, name) for name in COURSE_SECRETS]
+            paths += course_secret_paths(folder)
             break
         folder = os.path.dirname(folder)
     return tuple(paths)

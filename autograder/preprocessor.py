@@ -36,7 +36,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         # Imported here: nbgrader_config.py loads this module for every nbgrader command,
         # and only autograde needs torch.
         from autograder import exercises
-        from autograder.grade_notebook import COURSE_SECRETS, grade_submission
+        from autograder.grade_notebook import course_secret_paths, grade_submission
 
         info = resources["nbgrader"]
         coursedir = CourseDirectory(config=self.config)
@@ -49,8 +49,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         files_dir = resources.get("metadata", {}).get("path")
         limits = Limits(self.cell_timeout, self.notebook_timeout, self.memory_mb, self.output_bytes,
                         self.complete_notebook)
-        hide = tuple(os.path.join(coursedir.root, name) for name in COURSE_SECRETS)
-        graded = grade_submission(instructor, nb, files_dir, seeds, limits, hide)
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(course_secret_paths(coursedir.root)))
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
         nb.cells = graded.notebook.cells

@@ -45,6 +45,11 @@ class Outcome:
     seconds: float = 0.0
 
 
+def failed_outcome(exc_type: str, message: str) -> Outcome:
+    """A call that produced no value, for a reason the grader states (not a student traceback)."""
+    return Outcome(value=None, type_name="NoneType", error=StudentError(exc_type=exc_type, message=message))
+
+
 @dataclass(frozen=True)
 class Expected:
     """The reference for one probe.

@@ -134,13 +134,9 @@ def _figures(shell, render: bool) -> None:
 
 
 def _missing(name: str):
-    from autograder.values import Outcome, StudentError
-    return Outcome(value=None, type_name="NoneType",
-                   error=StudentError(exc_type="NameError",
-                                      message=f"name '{name}' is not defined: the notebook never defined "
-                                              f"a function called {name}",
-                                      lineno=None, line=""),
-                   autograd_calls=(), stderr="")
+    from autograder.values import failed_outcome
+    return failed_outcome("NameError", f"name '{name}' is not defined: the notebook never defined "
+                                       f"a function called {name}")
 
 
 def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: bool) -> None:
@@ -185,9 +181,7 @@ def _handle(shell, request, call_student):
 
 
 def _interrupted(request):
-    from autograder.values import Outcome, StudentError
+    from autograder.values import failed_outcome
     if request["op"] == "run":
         return CellReport(error="KeyboardInterrupt: the cell ran past its time limit")
-    return Outcome(value=None, type_name="NoneType",
-                   error=StudentError(exc_type="TimeoutError", message="the function ran past its time limit",
-                                      lineno=None, line=""))
+    return failed_outcome("TimeoutError", "the function ran past its time limit")
