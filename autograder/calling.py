@@ -88,7 +88,8 @@ def _tensor_to_array(t) -> Any:
         t = t.cpu()
     if t.dtype == torch.bool:
         return Unconvertible(type_name(t), "a tensor of booleans")
-    return np.array(t.to(torch.float64).numpy(), dtype=np.float64, copy=True)
+    # No copy: the answer is judged (or sent to the grader) before student code runs again.
+    return np.asarray(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64)
 
 
 def to_plain(value: Any, _depth: int = 0) -> Any:
@@ -118,7 +119,7 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         return _tensor_to_array(value)
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "fiu":
-            return np.array(value, dtype=np.float64, copy=True)
+            return np.asarray(value, dtype=np.float64)
         if value.dtype.kind == "b":
             return Unconvertible(type_name(value), "an array of booleans")
         if value.dtype.kind == "O" and _depth < 4:
@@ -241,15 +242,18 @@ def _capture_fd2():
 
 # ----------------------------------------------------------------------------- the call
 
-def call_student(fn, probe, by_hand: bool) -> Outcome:
+def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
     """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
+
+    ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
+    unpickles a fresh one per request), where a copy of a 10**7-entry input buys nothing.
 
     Never raises for anything the student's code does (SystemExit included; only
     KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
     For by-hand exercises the call runs under ``AutogradTracer``.
     """
-    args = copy_args(tuple(probe.args))
-    kwargs = copy_args(dict(probe.kwargs))
+    args = copy_args(tuple(probe.args)) if copy_inputs else tuple(probe.args)
+    kwargs = copy_args(dict(probe.kwargs)) if copy_inputs else dict(probe.kwargs)
     err_buf, out_buf = io.StringIO(), io.StringIO()
     raw, error, calls = None, None, ()
     start = time.perf_counter()

@@ -28,9 +28,11 @@ class WireError(Exception):
     """The other side sent something malformed, too large, or hung up."""
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytearray:
-    buf = bytearray(n)        # filled in place: an 80 MB array is received without extra copies
-    view, got = memoryview(buf), 0
+def _recv_exact(sock: socket.socket, n: int) -> bytearray | np.ndarray:
+    # Filled in place: an 80 MB array arrives without extra copies, into numpy's memory
+    # (huge pages for large buffers, so a few page faults instead of ~20,000).
+    buf = bytearray(n) if n < 1 << 20 else np.empty(n, dtype=np.uint8)
+    view, got = memoryview(buf).cast("B"), 0
     while got < n:
         count = sock.recv_into(view[got:], min(n - got, 1 << 22))
         if not count:
