@@ -3,9 +3,9 @@
 Two schedulers deliver the same `NotebookJob`s to `grade_notebook` and hand the results back to
 the one writer (`gradebook.GradebookWriter`, in this process):
 
-* `LocalPool` (default): N spawned worker processes that import torch and the grader once and
-  then grade job after job. A worker that dies or overruns its job's wall limit is killed and
-  replaced; only that job is recorded as failed.
+* `LocalPool` (default, localpool.py): N worker processes forked from one fork server that
+  imported torch and the grader once; they grade job after job. A worker that dies or
+  overruns its job's wall limit is killed and replaced; only that job is recorded as failed.
 * `DaskPool` (`--scheduler tcp://host:port`): the jobs go to an existing dask.distributed
   cluster. The submitted notebook's bytes travel with the job, so a worker needs the package
   installed but not the course directory.
@@ -18,242 +18,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import glob
-import importlib
 import json
 import logging
 import os
 import re
-import signal
 import sys
 import time
 import traceback
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from .jobs import Limits, NotebookJob, NotebookResult
+from .localpool import LocalPool
+from .worker import DEFAULT_GRADER, failed_result, run_job
 
 log = logging.getLogger("autograder.batch")
-
-DEFAULT_GRADER = "autograder.grade_notebook:grade_notebook"
-KILL_GRACE = 60.0     # seconds past a job's notebook_timeout before the pool kills its worker
-
-
-def resolve(path: str) -> Callable[[NotebookJob], NotebookResult]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def failed_result(job: NotebookJob, reason: str) -> NotebookResult:
-    return NotebookResult(assignment=job.assignment, student=job.student, notebook=job.notebook,
-                          status="failed", autograded_nb_json=None, problems=[reason])
-
-
-def run_job(job: NotebookJob, grader: str = DEFAULT_GRADER) -> NotebookResult:
-    """Grade one job; never raises (a grader exception becomes a failed result)."""
-    t0 = time.perf_counter()
-    try:
-        res = resolve(grader)(job)
-        if not isinstance(res, NotebookResult):
-            res = failed_result(job, f"grader returned {type(res).__name__}, not NotebookResult")
-    except Exception as exc:  # noqa: BLE001 - the batch must go on
-        res = failed_result(job, f"grader error: {type(exc).__name__}: {exc}")
-        log.debug("grader error\n%s", traceback.format_exc())
-    res.timings.setdefault("worker_total", time.perf_counter() - t0)
-    return res
-
-
-# --------------------------------------------------------------------------- local pool
-def _worker_main(fd: int, grader: str) -> None:
-    """A worker: `python -m autograder.batch --worker FD GRADER`, talking over socket FD.
-
-    Started as a fresh interpreter (not multiprocessing's spawn, which re-imports the parent's
-    __main__ script), so it works the same under the CLI, `python -m`, a bench script or stdin.
-    """
-    from multiprocessing.connection import Connection
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides what Ctrl-C means
-    conn = Connection(fd)
-    try:
-        fn = resolve(grader)   # imports the grader (and with it torch) once per worker, not per notebook
-        warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
-        if callable(warm_up):
-            warm_up()          # e.g. start the sandbox's zygote before the first job arrives
-    except Exception as exc:  # noqa: BLE001
-        conn.send(("error", f"cannot load grader {grader}: {type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        key, job = msg
-        conn.send((key, run_job(job, grader)))
-
-
-class _Worker:
-    def __init__(self, grader: str):
-        import socket
-        import subprocess
-        from multiprocessing.connection import Connection
-
-        parent, child = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.batch", "--worker", str(child.fileno()), grader],
-            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, env=env)
-        child.close()
-        self.conn = Connection(parent.detach())
-        try:
-            self.sentinel = os.pidfd_open(self.proc.pid)   # readable when the worker exits
-        except (AttributeError, OSError):
-            self.sentinel = None
-        self.ready = False
-        self.current = None            # (key, job, started)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def waitables(self) -> list:
-        return [self.conn] + ([self.sentinel] if self.sentinel is not None else [])
-
-    def stop(self, wait: float = 5.0) -> None:
-        try:
-            self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        try:
-            self.proc.wait(wait)
-        except Exception:  # noqa: BLE001
-            pass
-        self.kill()
-
-    def kill(self) -> None:
-        import subprocess
-        for sig in (self.proc.terminate, self.proc.kill):
-            if self.proc.poll() is not None:
-                break
-            sig()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                pass
-        self.conn.close()
-        if self.sentinel is not None:
-            os.close(self.sentinel)
-            self.sentinel = None
-
-
-class LocalPool:
-    """N pre-started worker processes; streams (job, result) pairs as they finish."""
-
-    def __init__(self, workers: int | None = None, grader: str = DEFAULT_GRADER):
-        self.n = max(1, workers or _cpu_count())
-        self.grader = grader
-        self.workers: list[_Worker] = []
-        self.restarts = 0
-
-    def describe(self) -> str:
-        return f"local pool, {self.n} worker process{'es' if self.n != 1 else ''}"
-
-    def run(self, jobs: Iterable[NotebookJob]) -> Iterator[tuple[NotebookJob, NotebookResult]]:
-        from multiprocessing.connection import wait
-
-        pending = deque(enumerate(jobs))
-        if not pending:
-            self.close()
-            return
-        if not self.workers:
-            self.workers = [_Worker(self.grader) for _ in range(min(self.n, len(pending)))]
-        try:
-            def dispatch(w: _Worker) -> None:
-                if w.ready and w.current is None and pending:
-                    key, job = pending.popleft()
-                    w.conn.send((key, job))
-                    w.current = (key, job, time.monotonic())
-
-            while pending or any(w.current for w in self.workers):
-                for w in self.workers:
-                    dispatch(w)
-                waitables = {}
-                for w in self.workers:
-                    for obj in w.waitables():
-                        waitables[obj] = w
-                for obj in wait(list(waitables), timeout=1.0):
-                    w = waitables[obj]
-                    if w not in self.workers:
-                        continue          # already replaced in this round
-                    got = None
-                    if obj is w.conn or w.conn.poll():
-                        try:
-                            got = w.conn.recv()
-                        except (EOFError, OSError):
-                            got = None
-                    if got is not None and got[0] == "ready":
-                        w.ready = True
-                        continue
-                    if got is not None and got[0] == "error":
-                        raise RuntimeError(got[1])
-                    if got is not None and w.current and got[0] == w.current[0]:
-                        job = w.current[1]
-                        w.current = None
-                        dispatch(w)         # the worker goes on while the writer commits
-                        yield job, got[1]
-                        continue
-                    if got is None or not w.alive():
-                        # the worker itself died (not just the sandboxed child)
-                        try:
-                            code = w.proc.wait(2)
-                        except Exception:  # noqa: BLE001
-                            code = None
-                        if not w.ready:
-                            raise RuntimeError(f"a grading worker failed to start (exit code {code})")
-                        yield from self._replace(w, f"worker process died (exit code {code})")
-                now = time.monotonic()
-                for w in list(self.workers):
-                    if w.current is None and (w.ready or w.alive()):
-                        continue
-                    if w.current is None:
-                        raise RuntimeError(f"a grading worker failed to start (exit code {w.proc.poll()})")
-                    limit = w.current[1].limits.notebook_timeout + KILL_GRACE
-                    if now - w.current[2] > limit:
-                        yield from self._replace(w, f"no result after {limit:.0f} s; worker killed")
-        finally:
-            self.close()
-
-    def start(self) -> "LocalPool":
-        """Start the workers now (they import torch and the grader while the caller plans)."""
-        if not self.workers:
-            self.workers = [_Worker(self.grader) for _ in range(self.n)]
-        return self
-
-    def close(self) -> None:
-        for w in self.workers:
-            if w.current is None and w.alive():
-                w.stop(wait=2.0)
-            else:
-                w.kill()
-        self.workers = []
-
-    def _replace(self, w: _Worker, reason: str):
-        current = w.current
-        w.current = None
-        w.kill()
-        self.workers[self.workers.index(w)] = _Worker(self.grader)
-        self.restarts += 1
-        if current is not None:
-            yield current[1], failed_result(current[1], reason)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
 
 # --------------------------------------------------------------------------- dask
 def run_shipped_job(job: NotebookJob, content: bytes, grader: str = DEFAULT_GRADER) -> NotebookResult:
@@ -551,6 +331,7 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
                 for k, v in res.timings.items():
                     if isinstance(v, (int, float)):
                         summary.timings[k] += v
+                summary.timings[f"worker_total {job.notebook}"] += res.timings.get("worker_total", 0.0)
                 buffered[job.student][job.notebook] = res
                 remaining[job.student].discard(job.notebook)
                 auto = [c for c in res.cells.values() if c.score is not None]
@@ -576,5 +357,3 @@ def make_pool(workers: int | None = None, scheduler: str | None = None,
     return DaskPool(scheduler, grader) if scheduler else LocalPool(workers, grader)
 
 
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--worker":
-    _worker_main(int(sys.argv[2]), sys.argv[3])

@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder: no nbgrader_config.py in {root}; run from the course root "
               f"or pass --course", file=sys.stderr)
         return 2
+    from .startup import skip_unused_grammar
+    skip_unused_grammar()
     from .gradebook import load_course
 
     if args.command == "grade":

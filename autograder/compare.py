@@ -56,8 +56,19 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarray
         return diff <= bound
 
 
+CHUNK = 1 << 16     # entries per slice when checking big arrays: temporaries stay in cache
+
+
 def _allclose(a, b, rtol, atol) -> bool:
-    return a.shape == b.shape and bool(np.all(_close(a, b, rtol, atol)))
+    if a.shape != b.shape:
+        return False
+    a, b = a.reshape(-1), b.reshape(-1)
+    return all(np.all(_close(a[i:i + CHUNK], b[i:i + CHUNK], rtol, atol)) for i in range(0, max(a.size, 1), CHUNK))
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    a = a.reshape(-1)
+    return all(np.isfinite(a[i:i + CHUNK]).all() for i in range(0, a.size, CHUNK))
 
 
 def _indices(idx, limit: int = 8) -> str:
@@ -75,7 +86,7 @@ def _shape(s) -> str:
 def diagnose_array(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float,
                    kind: str = "matrix") -> tuple[bool, str, str]:
     """(passed, diagnosis, message) for numeric arrays."""
-    if not np.all(np.isfinite(got)):
+    if not _all_finite(got):
         bad = np.argwhere(~np.isfinite(got))
         where = ", ".join(str(tuple(int(i) for i in b)) if len(b) > 1 else str(int(b[0])) for b in bad[:6])
         kinds = "NaN" if np.isnan(got).any() else "Inf"

@@ -410,9 +410,13 @@ def _relu_vjp_reference(probe: Probe) -> Expected:
 def big_relu_vjp_probe(rng: np.random.Generator, n: int = 10 ** 7) -> Probe:
     # Uniform on [-2, 2): several times cheaper to draw than normals at this size, and all
     # that matters here is a mix of signs (plus exact zeros) at a scale no matrix can hold.
-    z = rng.random(n) * 4.0 - 2.0
+    z = rng.random(n)
+    z *= 4.0                      # in place: the same numbers without two more 80 MB arrays
+    z -= 2.0
     z[rng.integers(0, n, size=1000)] = 0.0
-    v = rng.random(n) * 4.0 - 2.0
+    v = rng.random(n)
+    v *= 4.0
+    v -= 2.0
     return Probe((torch.from_numpy(z), torch.from_numpy(v)), {}, f"z, v of length {n:,}", True)
 
 

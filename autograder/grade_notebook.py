@@ -415,6 +415,27 @@ def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> Notebo
     return result
 
 
+# ---- worker hooks (autograder.worker) -----------------------------------------------
+
+def warm_up() -> None:
+    """Once, in the local pool's fork server: every import and first-call cost of grading
+    (the sandbox's torch and matplotlib, the references' torch.func paths, nbgrader's
+    preprocessors), so that each worker forked from it starts warm."""
+    from nbgrader.preprocessors import ClearHiddenTests  # noqa: F401
+    from nbgrader.utils import compute_checksum  # noqa: F401
+    from autograder.sandbox import zygote
+    zygote.prepare()
+    for exercise in exercises.EXERCISES.values():
+        for probe in exercises.probes(exercise, None):
+            exercise.reference(probe)
+
+
+def after_fork() -> None:
+    """In a newborn worker, before its first job: fork its sandbox's zygote while this
+    process is still as clean as the fork server."""
+    shared_sandbox().start(fork=True)
+
+
 def course_secret_paths(course_root: str) -> list[str]:
     """What student code must not see in a course root."""
     return [os.path.join(course_root, name) for name in COURSE_SECRETS]

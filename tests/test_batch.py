@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, samples, secrets
+from autograder import batch, localpool, samples, secrets
 from autograder.gradebook import load_course
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 
@@ -264,7 +264,7 @@ def test_failures_are_isolated(course):
 
 @pytest.fixture
 def short_grace(monkeypatch):
-    monkeypatch.setattr(batch, "KILL_GRACE", 1.0)
+    monkeypatch.setattr(localpool, "KILL_GRACE", 1.0)
 
 
 @pytest.mark.usefixtures("short_grace")

@@ -717,7 +717,7 @@ def test_background_processes_and_fork_bombs_are_gone(grader, sandbox):
     assert sandbox_processes(sandbox.uid) == []
     # An escaped process would hang under the zygote (its subreaper) or init; other people's
     # `sleep`s on this machine are not ours to count.
-    stray = subprocess.run(["pgrep", "-f", "-P", f"1,{sandbox._zygote.pid}", "sleep 30[0-4]"],
+    stray = subprocess.run(["pgrep", "-f", "-P", f"1,{sandbox._zygote_pid}", "sleep 30[0-4]"],
                            capture_output=True, text=True).stdout.split()
     assert stray == []
 

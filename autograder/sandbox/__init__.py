@@ -15,10 +15,8 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 import contextlib
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -30,9 +28,6 @@ from autograder.sandbox.reports import Ready
 INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
 SHARE_BYTES = 1 << 20        # tensors larger than this reach the child through a file, not the socket
 STARTUP_TIMEOUT = 180.0      # the zygote's first torch import on a cold disk
-# Transparent huge pages for torch's large tensors: an n = 10**7 probe's buffers then cost a few
-# page faults instead of ~20,000 each (numpy does this by itself). Read once, at torch's start.
-TORCH_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 CHILD_BROKE = 70             # the child's exit code when its own serving loop raised (zygote.py)
 
 
@@ -176,16 +171,28 @@ class Sandbox:
 
     def __init__(self):
         self._control: socket.socket | None = None
-        self._zygote: subprocess.Popen | None = None
+        self._zygote_pid: int | None = None
         # A uid of this sandbox's own (unique on this machine while we live): killing that
         # uid's processes ends exactly one submission's tree.
         self.uid = 200_000 + os.getpid() if os.geteuid() == 0 else None
 
-    def _start(self) -> None:
+    def start(self, fork: bool = False) -> None:
+        """Start the zygote: a fresh interpreter, or with ``fork=True`` a fork of this process.
+
+        Forking saves a second interpreter and torch import, but only a process that has not
+        yet seen a job (no secret, no seed) may do it: the local pool's workers, at birth.
+        """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._zygote = subprocess.Popen([sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                        env=dict(os.environ, **TORCH_ENV))
+        if fork:
+            self._zygote_pid = os.fork()
+            if self._zygote_pid == 0:
+                _become_zygote(theirs.fileno())
+        else:
+            from autograder.startup import worker_environment
+            os.set_inheritable(theirs.fileno(), True)
+            self._zygote_pid = os.posix_spawn(
+                sys.executable, [sys.executable, "-m", "autograder.sandbox.zygote", str(theirs.fileno())],
+                worker_environment(), file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
         theirs.close()
         ours.settimeout(STARTUP_TIMEOUT)
         if json.loads(ours.recv(1 << 16) or b"{}").get("ready") is not True:
@@ -193,9 +200,19 @@ class Sandbox:
         ours.settimeout(None)
         self._control = ours
 
+    def _zygote_alive(self) -> bool:
+        if self._zygote_pid is None:
+            return False
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(self._zygote_pid, os.WNOHANG) == (0, 0):
+                return True
+        self._control.close()
+        self._zygote_pid = self._control = None
+        return False
+
     def _command(self, request: dict, fds=()) -> dict:
-        if self._control is None or self._zygote.poll() is not None:
-            self._start()
+        if self._control is None or not self._zygote_alive():
+            self.start()
         socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
         return json.loads(self._control.recv(1 << 16))
 
@@ -238,11 +255,26 @@ class Sandbox:
             shutil.rmtree(share_dir, ignore_errors=True)
 
     def close(self) -> None:
-        if self._zygote is not None:
-            self._zygote.kill()
-            self._zygote.wait()
+        if self._zygote_alive():
+            os.kill(self._zygote_pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._zygote_pid, 0)
             self._control.close()
-            self._zygote = self._control = None
+            self._zygote_pid = self._control = None
+
+
+def _become_zygote(control_fd: int) -> None:
+    """In a freshly forked child: drop every descriptor but the control socket, then serve."""
+    from autograder.sandbox import zygote
+    code = 0
+    try:
+        os.closerange(3, control_fd)
+        os.closerange(control_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        zygote.main(control_fd)
+    except BaseException:        # noqa: BLE001 - the worker sees the zygote gone and reports it
+        code = CHILD_BROKE
+    finally:
+        os._exit(code)
 
 
 _SHARED: Sandbox | None = None

@@ -1,8 +1,9 @@
 """A clean process with torch already imported that forks one child per notebook.
 
-The zygote never sees a secret, a reference or a score: it is started before any grading,
-takes only "spawn" and "reap" commands from its worker, and so every child forked from it
-starts from the same clean state in ~15 ms instead of a fresh interpreter and torch import.
+The zygote never sees a secret, a reference or a score: it is started before any grading
+(a fresh interpreter, or forked from a worker that has not yet been given a job), takes only
+"spawn" and "reap" commands from its worker, and so every child forked from it starts from
+the same clean state in ~15 ms instead of a fresh interpreter and torch import.
 It is the children's subreaper: whatever a submission starts, however detached, ends up
 here or under the submission's own uid, and "reap" kills all of it.
 
@@ -21,9 +22,10 @@ import sys
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def _warm_up():
-    """Pay every one-off cost here once, not in each child: imports, lazy torch.func
-    machinery, matplotlib's font cache and first PNG render."""
+def prepare() -> None:
+    """Pay every one-off cost once, not in each child: imports, lazy torch.func machinery,
+    matplotlib's font cache and first PNG render. A process that forks zygotes (the local
+    pool's fork server) calls this first, so its zygotes are warm at birth."""
     import io
 
     import numpy  # noqa: F401
@@ -46,8 +48,7 @@ def _warm_up():
     plt.close(fig)
     import matplotlib_inline.backend_inline  # noqa: F401
     import autograder.calling  # noqa: F401  (the child-side engine code)
-    from autograder.sandbox import child
-    return child.make_shell()
+    import autograder.sandbox.child  # noqa: F401
 
 
 def _describe(status: int) -> str:
@@ -93,8 +94,9 @@ def main(control_fd: int) -> None:
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # die with the worker
     control = socket.socket(fileno=control_fd)
-    shell, current = _warm_up()
-    from autograder.sandbox.child import serve
+    prepare()
+    from autograder.sandbox.child import make_shell, serve
+    shell, current = make_shell()
     from autograder.sandbox.isolation import Confinement
     control.send(b'{"ready": true}')
     child_pid, uid = None, None

@@ -1,0 +1,27 @@
+"""How the grader's own processes start: the environment workers inherit, and start-up costs skipped."""
+from __future__ import annotations
+
+import os
+import sys
+
+# What a process that will fork student code may inherit from the instructor's environment:
+# enough to find Python, the packages and matplotlib's caches, nothing else (a database URL
+# with a password, tokens). Student code can read its process's initial environment.
+_WORKER_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
+                    "MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+
+
+def worker_environment(**extra: str) -> dict[str, str]:
+    """The environment for grading workers and sandbox zygotes (see _WORKER_ENV_KEPT)."""
+    env = {k: v for k, v in os.environ.items() if k in _WORKER_ENV_KEPT}
+    # Transparent huge pages for torch's large tensors: an n = 10**7 probe's buffers then cost
+    # a few page faults instead of ~20,000 each (numpy does this by itself). Read at torch's start.
+    env["THP_MEM_ALLOC_ENABLE"] = "1"
+    return {**env, **extra}
+
+
+def skip_unused_grammar() -> None:
+    """Call before nbformat is imported: jsonschema (which nbformat imports) compiles an
+    RFC 3987 grammar at import, about a second, only to check the "iri" string format, which
+    no notebook schema uses. Without the module jsonschema simply has no "iri" checker."""
+    sys.modules.setdefault("rfc3987_syntax", None)
