@@ -187,7 +187,8 @@ def main(argv=None) -> int:
     print(f"  planning, grading, writing          {profile['elapsed'] - profile['load_config']:7.2f} s   [{workers}]")
     print("  summed over notebooks (worker-side, overlapping across workers):")
     for k, v in sorted(t.items(), key=lambda kv: -kv[1]):
-        print(f"    {k:<30} {v:8.2f} s  ({v / max(1, profile['graded']):.3f} s per notebook)")
+        per = ("student", args.students) if k.startswith("worker_total ") else ("notebook", profile["graded"])
+        print(f"    {k:<34} {v:8.2f} s  ({v / max(1, per[1]):.3f} s per {per[0]})")
 
     os.makedirs(REPO / "bench" / "results", exist_ok=True)
     out = REPO / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -484,6 +484,42 @@ def test_mutating_probe_inputs_leaves_the_reference_alone(grader):
     assert scores(result)["test_jacobian_by_hand"] == (3.0, 3.0)
 
 
+TAMPER_SHARED_PROBES = r"""
+import glob, os, torch
+
+def relu_vjp(z, v):
+    answer = torch.where(z > 0, v, torch.zeros_like(v))
+    for path in glob.glob("/dev/shm/autograder-share-*/*.bin"):
+        for attempt in (lambda: open(path, "r+b").write(b"\0" * 4096), lambda: os.unlink(path),
+                        lambda: os.rename(path, path + ".old"), lambda: os.chmod(path, 0o666),
+                        lambda: os.symlink("/etc/hostname", path + ".new")):
+            try:
+                attempt()
+            except OSError:
+                pass
+    z.fill_(-1.0)                     # its own copy-on-write pages, not the grader's
+    v.zero_()
+    return answer
+"""
+
+
+def test_big_probe_files_cannot_be_tampered_with(grader, sandbox):
+    """The 10**7 relu_vjp probe reaches the child through files kept for the sandbox's life;
+    a submission that attacks them harms neither its own grade nor the next student's."""
+    nb = grader.nb("dead_neurons")
+    set_source(nb, "relu_vjp", TAMPER_SHARED_PROBES)
+    result = grader.grade(nb, student="mallory", notebook="dead_neurons")
+    assert result.cells["test_relu_vjp"].score == 2.0, result.cells["test_relu_vjp"].message
+    files = sandbox.share_files()
+    assert len(files.fds) == 2 and sorted(os.listdir(files.dir)) == ["0.bin", "1.bin"]
+    for slot, fd in enumerate(files.fds):
+        path = os.path.join(files.dir, f"{slot}.bin")
+        assert os.lstat(path).st_ino == os.fstat(fd).st_ino
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o440 if sandbox.uid else 0o400)
+    honest = grader.grade(grader.nb("dead_neurons"), student="victim2", notebook="dead_neurons")
+    assert honest.cells["test_relu_vjp"].score == 2.0, honest.cells["test_relu_vjp"].message
+
+
 # ============================================================================ secrets and reach
 SPY = r'''
 import json, os, socket

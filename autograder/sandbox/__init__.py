@@ -51,42 +51,98 @@ def _load_shared(path: str, dtype: str, shape: tuple):
     """
     import numpy as np
     import torch
-    data = np.memmap(path, dtype=np.dtype(dtype), mode="c", shape=shape)
-    with contextlib.suppress(OSError):
-        os.unlink(path)          # the pages live as long as the mapping; the grader removes it otherwise
-    return torch.from_numpy(data)
+    return torch.from_numpy(np.memmap(path, dtype=np.dtype(dtype), mode="c", shape=shape))
 
 
-class _SharedTensor:
-    """Pickles as a call to ``_load_shared``: the bytes travel through a private file."""
+class _Shared:
+    """Pickles as a call to ``_load_shared``."""
 
-    def __init__(self, tensor, folder: str, uid: int | None):
-        fd, self.path = tempfile.mkstemp(dir=folder, suffix=".bin")
-        with os.fdopen(fd, "wb") as f:
-            f.write(tensor.detach().contiguous().numpy().data)
-        if uid is not None:
-            os.chown(self.path, uid, uid)
-        self.dtype, self.shape = str(tensor.dtype).removeprefix("torch."), tuple(tensor.shape)
+    def __init__(self, path: str, tensor):
+        self.path, self.dtype, self.shape = path, str(tensor.dtype).removeprefix("torch."), tuple(tensor.shape)
 
     def __reduce__(self):
         return _load_shared, (self.path, self.dtype, self.shape)
 
 
+class _ShareFiles:
+    """Memory-backed files that carry big probe tensors to the children, one per argument slot.
+
+    They live as long as the sandbox and are rewritten in place, so their pages stay warm: a
+    VM hands freed memory back to its host, and touching 80 MB of it again costs several times
+    more than reusing it. We write through our own descriptors and the children may only read
+    (root-owned folder; files readable by the sandbox's group), so no student can plant a file
+    for the next one; we still check each file is the one we made before it is used.
+    """
+
+    def __init__(self, gid: int | None):
+        self.gid = gid
+        self.dir = tempfile.mkdtemp(prefix="autograder-share-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        os.chmod(self.dir, 0o711)
+        self.fds: list[int] = []
+
+    def _path(self, slot: int) -> str:
+        return os.path.join(self.dir, f"{slot}.bin")
+
+    def _fd(self, slot: int) -> int:
+        if slot < len(self.fds):
+            try:
+                if os.lstat(self._path(slot)).st_ino == os.fstat(self.fds[slot]).st_ino:
+                    return self.fds[slot]
+            except FileNotFoundError:
+                pass
+            os.close(self.fds[slot])
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path(slot))
+        fd = os.open(self._path(slot), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
+        if self.gid is not None:
+            os.fchown(fd, 0, self.gid)
+            os.fchmod(fd, 0o440)
+        if slot < len(self.fds):
+            self.fds[slot] = fd
+        else:
+            self.fds.append(fd)
+        return fd
+
+    def put(self, slot: int, tensor) -> _Shared:
+        data = memoryview(tensor.detach().contiguous().numpy()).cast("B")
+        fd = self._fd(slot)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+        os.ftruncate(fd, len(data))
+        return _Shared(self._path(slot), tensor)
+
+    def clear_from(self, slot: int) -> None:
+        """Empty the slots a call did not use: no child reads an earlier student's probe."""
+        for fd in self.fds[slot:]:
+            os.ftruncate(fd, 0)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Session:
-    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int, share_dir: str):
-        self.sandbox, self.sock, self.pid, self.share_dir = sandbox, sock, pid, share_dir
+    def __init__(self, sandbox: "Sandbox", sock: socket.socket, pid: int):
+        self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead: str | None = None
         self.isolation: list[str] = []
 
-    def _share_big_tensors(self, value):
+    def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         import torch
-        if isinstance(value, torch.Tensor) and value.element_size() * value.nelement() > SHARE_BYTES:
-            return _SharedTensor(value, self.share_dir, self.sandbox.uid)
-        if isinstance(value, (tuple, list)):
-            return type(value)(self._share_big_tensors(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._share_big_tensors(v) for k, v in value.items()}
-        return value
+        slots = iter(range(1 << 16))
+
+        files = self.sandbox.share_files()
+
+        def share(value):
+            if isinstance(value, torch.Tensor) and value.element_size() * value.nelement() > SHARE_BYTES:
+                return files.put(next(slots), value)
+            return value
+        shared = tuple(share(v) for v in args), {k: share(v) for k, v in kwargs.items()}
+        files.clear_from(next(slots))
+        return shared
 
     def _roundtrip(self, request: dict, timeout: float):
         if self.dead:
@@ -157,13 +213,9 @@ class Session:
         return self._roundtrip({"op": "run", "source": source}, timeout)
 
     def call(self, name: str, probe, by_hand: bool, timeout: float):
-        shared = dataclasses.replace(probe, args=self._share_big_tensors(probe.args),
-                                     kwargs=self._share_big_tensors(probe.kwargs))
-        try:
-            return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand}, timeout)
-        finally:
-            for leftover in os.listdir(self.share_dir):     # the child deletes what it read
-                os.unlink(os.path.join(self.share_dir, leftover))
+        args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
+        shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
+        return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand}, timeout)
 
 
 class Sandbox:
@@ -172,6 +224,7 @@ class Sandbox:
     def __init__(self):
         self._control: socket.socket | None = None
         self._zygote_pid: int | None = None
+        self._share: _ShareFiles | None = None
         # A uid of this sandbox's own (unique on this machine while we live): killing that
         # uid's processes ends exactly one submission's tree.
         self.uid = 200_000 + os.getpid() if os.geteuid() == 0 else None
@@ -223,11 +276,7 @@ class Sandbox:
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
                 figures: bool = True, start_timeout: float = 30.0):
         scratch = tempfile.mkdtemp(prefix="autograder-run-")
-        # Probe tensors too big for the socket pass through memory-backed files the child owns.
-        share_dir = tempfile.mkdtemp(prefix="autograder-share-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         try:
-            if self.uid is not None:
-                os.chown(share_dir, self.uid, self.uid)
             if files_dir and os.path.isdir(files_dir):
                 shutil.copytree(files_dir, scratch, dirs_exist_ok=True, symlinks=True)
             if self.uid is not None:
@@ -243,7 +292,7 @@ class Sandbox:
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()
-            session = Session(self, ours, reply["pid"], share_dir)
+            session = Session(self, ours, reply["pid"])
             try:
                 session.start(start_timeout)
                 yield session
@@ -252,9 +301,17 @@ class Sandbox:
                 self.reap()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(share_dir, ignore_errors=True)
+
+    def share_files(self) -> _ShareFiles:
+        """Where probe tensors too big for the socket wait for the child (made on first use)."""
+        if self._share is None:
+            self._share = _ShareFiles(self.uid)
+        return self._share
 
     def close(self) -> None:
+        if self._share is not None:
+            self._share.close()
+            self._share = None
         if self._zygote_alive():
             os.kill(self._zygote_pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):

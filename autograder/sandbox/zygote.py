@@ -60,11 +60,13 @@ def _describe(status: int) -> str:
 
 def _reap(child_pid: int, uid: int | None) -> str:
     from autograder.sandbox.isolation import kill_uid
-    if uid is not None and os.geteuid() == 0:
-        kill_uid(uid)
+    by_uid = uid is not None and os.geteuid() == 0
+    if by_uid:
+        kill_uid(uid)              # every process of the submission, whatever its parent
     status = "unknown"
     while True:                    # the child and every orphan reparented to us, until none is left
-        _kill_children()
+        if not by_uid:
+            _kill_children()
         try:
             pid, st = os.waitpid(-1, 0)
         except ChildProcessError:
