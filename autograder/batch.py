@@ -195,13 +195,20 @@ def exercise_seeds(course, assignment: str,
 def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits,
                seeds: Callable[[str, str], dict[str, int]],
                instructor: Callable[[str], str]) -> list[NotebookJob]:
+    @functools.lru_cache(maxsize=None)
+    def released(notebook: str) -> dict[str, str]:
+        # here, where nbgrader is loaded anyway: the workers then never need to import it
+        import nbformat
+        from .cells import released_sources
+        return released_sources(nbformat.reads(instructor(notebook), as_version=4))
+
     jobs = []
     for p in plans:
         for nb in p.notebooks:
             jobs.append(NotebookJob(
                 assignment=assignment, student=p.student, notebook=nb,
                 submitted_path=os.path.join(course.submitted(p.student, assignment), nb + ".ipynb"),
-                instructor_nb_json=instructor(nb),
+                instructor_nb_json=instructor(nb), released_sources=released(nb),
                 seeds=seeds(p.student, nb), limits=limits))
     return jobs
 

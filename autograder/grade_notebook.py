@@ -19,6 +19,8 @@ import nbformat
 import numpy as np
 
 from autograder import exercises, feedback
+from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, released_sources
+from autograder.cells import source as _source
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
@@ -81,27 +83,6 @@ def _lenient_read(path: str):
     return nbformat.from_dict(data)
 
 
-def _meta(cell) -> dict:
-    metadata = cell.get("metadata") if isinstance(cell, dict) else None
-    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _grade_id(cell) -> str | None:
-    gid = _meta(cell).get("grade_id")
-    return gid if isinstance(gid, str) else None
-
-
-def _is_test(cell) -> bool:
-    meta = _meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
 _GRADING_KEYS = ("grade", "grade_id", "locked", "points", "solution", "task")
 
 
@@ -111,17 +92,10 @@ def _grading_meta(cell) -> dict:
     return {k: meta.get(k) for k in _GRADING_KEYS}
 
 
-def _released_source(cell) -> str:
-    """What the student was given for an instructor cell: its hidden tests removed."""
-    from nbgrader.preprocessors import ClearHiddenTests
-    released = copy.deepcopy(cell)
-    ClearHiddenTests()._remove_hidden_test_region(released)
-    return released.source
-
-
 # ---- planning: the instructor's cells win --------------------------------------------
 
-def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode) -> tuple[list, list[str]]:
+def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode,
+               released: dict[str, str] | None = None) -> tuple[list, list[str]]:
     """The student's cells with every locked instructor cell restored, and what was tampered with.
 
     Like nbgrader's OverwriteCells, but also restores deleted, duplicated, retyped or moved
@@ -130,6 +104,7 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
     """
     locked = {gid: c for c in instructor.cells
               if (gid := _grade_id(c)) and (_meta(c).get("locked") or _is_test(c))}
+    released = released_sources(instructor) if released is None else released
     graded_meta = {gid: _meta(c) for c in instructor.cells if (gid := _grade_id(c))}
     problems, plan, seen = [], [], set()
     for cell in student.cells:
@@ -145,11 +120,11 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             original = locked[gid]
             if cell.get("cell_type") != original.cell_type:
                 problems.append(f"cell '{gid}' was changed from {original.cell_type} to {cell.get('cell_type')}")
-            elif _source(cell).strip() not in (_released_source(original).strip(), _source(original).strip()):
+            elif _source(cell).strip() not in (released[gid].strip(), _source(original).strip()):
                 problems.append(f"locked cell '{gid}' was edited; the instructor's version was used")
             elif _grading_meta(cell) != _grading_meta(original):
                 problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
-            plan.append(_restored(original, cell))
+            plan.append(_restored(original, released[gid], cell))
             continue
         cell = copy.deepcopy(nbformat.from_dict(cell))
         if gid in graded_meta:
@@ -161,26 +136,26 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             problems.append(f"a cell claims to be graded ('{gid}') but is not in the assignment; ignored")
             cell.metadata.pop("nbgrader", None)
         plan.append(cell)
-    _restore_missing(instructor, plan, locked, seen, problems)
+    _restore_missing(instructor, plan, locked, released, seen, problems)
     for gid in _keep_tests_after_solutions(plan):
         problems.append(f"test cell '{gid}' was moved; it was graded after its solution cell")
     return plan, problems
 
 
-def _restored(original, student_cell=None):
+def _restored(original, released_source: str, student_cell=None):
     """The instructor's cell as released: its hidden tests never reach the autograded notebook
     (they are graded from the registry, not run), and it keeps the release checksum."""
     cell = copy.deepcopy(original)
     gid = _grade_id(original) or ""
     if _is_test(original) and gid[len(TEST_PREFIX):] in exercises.EXERCISES:
-        cell.source = _released_source(original)
+        cell.source = released_source
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
         cell.metadata.setdefault("nbgrader", {})["checksum"] = checksum
     return cell
 
 
-def _restore_missing(instructor, plan, locked, seen, problems) -> None:
+def _restore_missing(instructor, plan, locked, released, seen, problems) -> None:
     order = [_grade_id(c) for c in instructor.cells]
     for gid, original in locked.items():
         if gid in seen:
@@ -193,7 +168,7 @@ def _restore_missing(instructor, plan, locked, seen, problems) -> None:
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
                 at = i + 1
-        plan.insert(at, _restored(original))
+        plan.insert(at, _restored(original, released[gid]))
 
 
 def _keep_tests_after_solutions(plan: list) -> list[str]:
@@ -284,7 +259,7 @@ def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
         return _unreadable(job, result, str(exc))
     instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
     graded = grade_submission(instructor, student, os.path.dirname(job.submitted_path), job.seeds, job.limits,
-                              _hide_paths(job), sandbox)
+                              _hide_paths(job), sandbox, job.released_sources)
     result.cells, result.problems, result.timings = graded.cells, graded.problems, graded.timings
     result.autograded_nb_json = nbformat.writes(graded.notebook)
     return result
@@ -299,10 +274,10 @@ class GradedNotebook:
 
 
 def grade_submission(instructor, student, files_dir: str | None, seeds: dict, limits: Limits,
-                     hide_paths: tuple = (), sandbox=None) -> GradedNotebook:
+                     hide_paths: tuple = (), sandbox=None, released: dict[str, str] | None = None) -> GradedNotebook:
     """Run the student's cells in a confined child and grade every test cell on this side."""
     started = time.monotonic()
-    plan, problems = plan_cells(instructor, student)
+    plan, problems = plan_cells(instructor, student, released)
     graded = GradedNotebook(copy.copy(student), problems=problems)
     sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
     deadline = started + limits.notebook_timeout
@@ -397,10 +372,8 @@ def _untrusted_test_cell(cell) -> CellResult:
 
 
 def _manual_cell(cell) -> CellResult:
-    from nbgrader.utils import compute_checksum
-    meta = _meta(cell)
-    blank = meta.get("checksum") == compute_checksum(cell)
-    return CellResult(0.0 if blank else None, float(meta.get("points", 0)), ["blank"] if blank else [], "")
+    """A human grades it; the writer applies nbgrader's rule that an untouched answer scores 0."""
+    return CellResult(None, float(_meta(cell).get("points", 0)))
 
 
 def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> NotebookResult:
@@ -419,10 +392,9 @@ def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> Notebo
 
 def warm_up() -> None:
     """Once, in the local pool's fork server: every import and first-call cost of grading
-    (the sandbox's torch and matplotlib, the references' torch.func paths, nbgrader's
-    preprocessors), so that each worker forked from it starts warm."""
-    from nbgrader.preprocessors import ClearHiddenTests  # noqa: F401
-    from nbgrader.utils import compute_checksum  # noqa: F401
+    (the sandbox's torch and matplotlib, the references' torch.func paths), so that each
+    worker forked from it starts warm. nbgrader is not among them: jobs arrive with the
+    released cell sources, and the writer judges blank written answers."""
     from autograder.sandbox import zygote
     zygote.prepare()
     for exercise in exercises.EXERCISES.values():

@@ -347,6 +347,8 @@ class GradebookWriter:
             entry = {"score": auto, "max_score": max_score, "manual": manual}
             if trusted is not None:
                 entry.update(diagnoses=list(trusted.diagnoses), message=trusted.message)
+            if manual and auto == 0:
+                entry["diagnoses"] = ["blank"]      # nbgrader's rule: an untouched answer scores 0
             out.cells[gid] = entry
         for comment in snb.comments:
             cell = cells_by_id.get(comment.cell.name)

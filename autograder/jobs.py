@@ -30,6 +30,9 @@ class NotebookJob:
     seeds: dict[str, int]         # exercise name -> hidden-probe seed for this student
     limits: Limits = field(default_factory=Limits)
     hide_paths: tuple[str, ...] = ()  # more paths student code must not see (besides the course's secrets)
+    # grade_id -> source as released (hidden tests removed) of the locked and test cells;
+    # None: the worker derives it from instructor_nb_json with nbgrader
+    released_sources: dict[str, str] | None = None
 
 
 @dataclass

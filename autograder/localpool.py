@@ -8,6 +8,7 @@ overruns its job's wall limit is killed and replaced; only that job is recorded 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import signal
@@ -22,6 +23,7 @@ from .jobs import NotebookJob, NotebookResult
 from .startup import worker_environment
 from .worker import DEFAULT_GRADER, failed_result
 
+log = logging.getLogger("autograder.localpool")
 KILL_GRACE = 60.0     # seconds past a job's notebook_timeout before the pool kills its worker
 EXIT_REPORT_WAIT = 5.0
 
@@ -135,6 +137,7 @@ class LocalPool:
     def start(self) -> "LocalPool":
         """Start the fork server and ask for the workers now: they warm up while the caller plans."""
         if self.server is None:
+            self.started = time.monotonic()
             self.server = _ForkServer(self.grader)
         while len(self.workers) < self.n:
             self.workers.append(_Worker(self.server))
@@ -179,6 +182,7 @@ class LocalPool:
                             got = None
                     if got is not None and got[0] == "ready":
                         w.ready = True
+                        log.debug("worker %s ready %.2f s after the pool started", got[1], time.monotonic() - self.started)
                         continue
                     if got is not None and got[0] == "error":
                         raise RuntimeError(got[1])

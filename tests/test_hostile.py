@@ -567,6 +567,41 @@ print("REPORT:" + json.dumps(found))
 '''
 
 
+ENV_SPY = r"""
+import json, os
+def readable(path):
+    try:
+        with open(path, "rb") as fh:
+            return "TOPSECRET" in fh.read().decode("latin-1") and "secret seen" or "read, no secret"
+    except OSError as exc:
+        return type(exc).__name__
+print("ENV:" + json.dumps({"self": readable("/proc/self/environ"), "parent": readable(f"/proc/{os.getppid()}/environ")}))
+"""
+
+
+def test_local_pool_passes_no_secret_to_student_code(grader, monkeypatch):
+    """The local pool's fork server, and so every worker, zygote and child forked from it,
+    starts from a scrubbed environment; student code cannot read any initial environment."""
+    from autograder.localpool import LocalPool
+    monkeypatch.setenv(SECRET_ENV, SECRET_ENV_VALUE)
+    nb = grader.nb()
+    insert_after(nb, None, ENV_SPY)
+    path = grader.path("pooled")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    pool = LocalPool(1).start()
+    with open(f"/proc/{pool.server.proc.pid}/environ", "rb") as fh:
+        raw = fh.read()
+    names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item[:1].isupper()}
+    assert b"TOPSECRET" not in raw and "PATH" in names and names <= {
+        "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "MPLCONFIGDIR",
+        "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "THP_MEM_ALLOC_ENABLE", "GLIBC_TUNABLES"}
+    [(_, result)] = list(pool.run([grader.job("pooled")]))
+    assert scores(result) == FULL, result.problems
+    # the child runs as its own uid, so its process is not dumpable: no /proc environ at all
+    assert report(result, "ENV:") == {"self": "PermissionError", "parent": "PermissionError"}
+
+
 def test_secrets_stay_secret_and_the_course_unchanged(grader, course, sandbox):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ Protocol on the control socket (one JSON message per SOCK_SEQPACKET packet; "spa
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ def prepare() -> None:
     import numpy  # noqa: F401
     import torch
     torch.set_num_threads(1)       # one core per worker; the batch spreads work over cores
+    torch.manual_seed(torch.initial_seed())   # its lazy set-up, leaving a fresh process's generator state
     x = torch.ones(2, dtype=torch.float64)
     torch.func.jacrev(torch.sin)(x)
     torch.func.jacfwd(torch.tanh)(x)
@@ -99,6 +101,9 @@ def main(control_fd: int) -> None:
     prepare()
     from autograder.sandbox.child import make_shell, serve
     shell, current = make_shell()
+    # Everything so far is shared with the children; keep their garbage collector from
+    # walking (and so copying) it.
+    gc.freeze()
     from autograder.sandbox.isolation import Confinement
     control.send(b'{"ready": true}')
     child_pid, uid = None, None
