@@ -590,6 +590,7 @@ def test_local_pool_passes_no_secret_to_student_code(grader, monkeypatch):
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     pool = LocalPool(1).start()
+    pool.server.read()             # its first message, {"ready": true}: it runs our code by now
     with open(f"/proc/{pool.server.proc.pid}/environ", "rb") as fh:
         raw = fh.read()
     names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item[:1].isupper()}
