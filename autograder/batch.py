@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from .cells import released_sources, tested_exercise
 from .jobs import Limits, NotebookJob, NotebookResult
 from .localpool import LocalPool
 from .worker import DEFAULT_GRADER, failed_result, run_job
@@ -153,9 +154,6 @@ def plan(course, writer, assignment: str, students: list[str] | None, force: boo
     return plans
 
 
-TEST_PREFIX = "test_"
-
-
 def instructor_reader(course, assignment: str) -> Callable[[str], str]:
     """notebook -> the instructor's notebook JSON (source/ASSIGNMENT/<nb>.ipynb, hidden tests
     included), each file read once per run."""
@@ -178,14 +176,8 @@ def exercise_seeds(course, assignment: str,
 
     @functools.lru_cache(maxsize=None)
     def names(notebook: str) -> tuple[str, ...]:
-        nb = json.loads(instructor(notebook))
-        found = set()
-        for cell in nb.get("cells", []):
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            gid = meta.get("grade_id", "")
-            if meta.get("grade") and not meta.get("solution") and gid.startswith(TEST_PREFIX):
-                found.add(gid[len(TEST_PREFIX):])
-        return tuple(sorted(found))
+        found = {tested_exercise(cell) for cell in json.loads(instructor(notebook)).get("cells", [])}
+        return tuple(sorted(found - {None}))
 
     def seeds(student: str, notebook: str) -> dict[str, int]:
         return {name: secrets.student_seed(secret, student, name) for name in names(notebook)}
@@ -199,7 +191,6 @@ def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits
     def released(notebook: str) -> dict[str, str]:
         # here, where nbgrader is loaded anyway: the workers then never need to import it
         import nbformat
-        from .cells import released_sources
         return released_sources(nbformat.reads(instructor(notebook), as_version=4))
 
     jobs = []

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+TEST_PREFIX = "test_"       # an autograded test cell `test_<name>` grades registry exercise <name>
+
 
 def meta(cell) -> dict:
     metadata = cell.get("metadata") if isinstance(cell, dict) else None
@@ -18,6 +20,12 @@ def grade_id(cell) -> str | None:
 def is_test(cell) -> bool:
     m = meta(cell)
     return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def tested_exercise(cell) -> str | None:
+    """The exercise a test cell grades (``test_<name>`` -> ``<name>``), or None."""
+    gid = grade_id(cell)
+    return gid[len(TEST_PREFIX):] if gid and gid.startswith(TEST_PREFIX) and is_test(cell) else None
 
 
 def source(cell) -> str:

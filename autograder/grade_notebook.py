@@ -19,15 +19,14 @@ import nbformat
 import numpy as np
 
 from autograder import exercises, feedback
-from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, released_sources
-from autograder.cells import source as _source
+from autograder.cells import TEST_PREFIX, released_sources, tested_exercise
+from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
 from autograder.values import Outcome, StudentError, Unconvertible, failed_outcome
 
-TEST_PREFIX = "test_"
 # What in a course root student code must never see while it runs.
 COURSE_SECRETS = ("source", "solutions", "submitted", "autograded", "feedback", "exchange", "release",
                   "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench")
@@ -146,8 +145,7 @@ def _restored(original, released_source: str, student_cell=None):
     """The instructor's cell as released: its hidden tests never reach the autograded notebook
     (they are graded from the registry, not run), and it keeps the release checksum."""
     cell = copy.deepcopy(original)
-    gid = _grade_id(original) or ""
-    if _is_test(original) and gid[len(TEST_PREFIX):] in exercises.EXERCISES:
+    if tested_exercise(original) in exercises.EXERCISES:
         cell.source = released_source
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
@@ -249,7 +247,6 @@ def _well_formed(outcome) -> bool:
                                    and (error.lineno is None or isinstance(error.lineno, int)))))
 
 
-
 def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
     """Grade one submitted notebook file (what a batch worker runs for each job)."""
     result = NotebookResult(job.assignment, job.student, job.notebook, "graded", None)
@@ -299,7 +296,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
             if dead is None and time.monotonic() > deadline:
                 dead = f"ran past the notebook's {limits.notebook_timeout:g} s limit"
                 session.kill(dead)
-            name = gid[len(TEST_PREFIX):] if gid and _is_test(cell) else None
+            name = tested_exercise(cell)
             if name in exercises.EXERCISES:
                 graded.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), seeds, sources,
                                                      limits, deadline, dead)

@@ -53,4 +53,3 @@ class NotebookResult:
     cells: dict[str, CellResult] = field(default_factory=dict)  # grade_id -> result
     problems: list[str] = field(default_factory=list)           # tampering, kernel death, bad input
     timings: dict[str, float] = field(default_factory=dict)
-

@@ -29,3 +29,10 @@ def skip_unused_grammar() -> None:
     RFC 3987 grammar at import, about a second, only to check the "iri" string format, which
     no notebook schema uses. Without the module jsonschema simply has no "iri" checker."""
     sys.modules.setdefault("rfc3987_syntax", None)
+
+
+def close_fds_except(fd: int) -> None:
+    """In a freshly forked process: close every descriptor but stdio and ``fd``, so nothing
+    of the parent's (its sockets to the pool, other workers' pidfds) reaches the new process."""
+    os.closerange(3, fd)
+    os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))

@@ -1,8 +1,7 @@
 """A grading worker: the trusted process that takes notebook jobs and returns results.
 
 The local pool's workers are forked from one *fork server*: a fresh interpreter that imports
-the grader (torch, the sandbox's code, nbgrader) and warms it up once, and never receives a
-job. A newborn worker first forks its sandbox zygote, while it is still as clean as the fork
+the grader (torch, the sandbox's code) and warms it up once, and never receives a job. A newborn worker first forks its sandbox zygote, while it is still as clean as the fork
 server (no job, so no seed, has reached it yet), then serves jobs over its own socket. One
 interpreter start and one torch import serve the whole pool, and replacing a worker that
 died costs a fork.
@@ -32,6 +31,7 @@ import traceback
 from typing import Callable
 
 from .jobs import NotebookJob, NotebookResult
+from .startup import close_fds_except, skip_unused_grammar
 
 log = logging.getLogger("autograder.worker")
 
@@ -96,9 +96,7 @@ def _fork_worker(fd: int, grader: str) -> int:
         return pid
     code = 0
     try:
-        # Only the job socket and stdio: the pool's control socket and the siblings' pidfds stay behind.
-        os.closerange(3, fd)
-        os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
+        close_fds_except(fd)
         _serve_jobs(fd, grader)
     except BaseException:  # noqa: BLE001 - the pool learns of it from the exit code
         code = 1
@@ -145,6 +143,5 @@ def fork_server(control: socket.socket, grader: str) -> None:
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--fork-server":
-    from .startup import skip_unused_grammar
     skip_unused_grammar()
     fork_server(socket.socket(fileno=int(sys.argv[2])), sys.argv[3])

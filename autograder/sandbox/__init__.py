@@ -9,6 +9,7 @@ everything it started.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import select
@@ -132,8 +133,7 @@ class Session:
 
     def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         import torch
-        slots = iter(range(1 << 16))
-
+        slots = itertools.count()
         files = self.sandbox.share_files()
 
         def share(value):
@@ -323,10 +323,10 @@ class Sandbox:
 def _become_zygote(control_fd: int) -> None:
     """In a freshly forked child: drop every descriptor but the control socket, then serve."""
     from autograder.sandbox import zygote
+    from autograder.startup import close_fds_except
     code = 0
     try:
-        os.closerange(3, control_fd)
-        os.closerange(control_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        close_fds_except(control_fd)
         zygote.main(control_fd)
     except BaseException:        # noqa: BLE001 - the worker sees the zygote gone and reports it
         code = CHILD_BROKE
