@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import shutil
 
-from autograder import report
+import pytest
+
+from autograder import batch, report, samples
 from autograder.gradebook import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
@@ -21,10 +25,9 @@ def test_report_html_and_csv(course, tmp_path):  # noqa: F811
     png = re.search(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
     assert png and len(png.group(1)) > 1000
     assert "http" not in page.replace("http-equiv", "")
-    # per-exercise mean and pass rate: test_alpha scored 2, 1, 2, 2, 0 of 2 -> mean 1.40, 60% full marks
-    row = re.search(r"<tr><td>alpha</td><td>one</td><td class='n'>2</td><td class='n'>([\d.]+)</td>"
-                    r"<td class='n'>(\d+)%</td><td class='n'>(\d+)</td>", page)
-    assert row and row.groups() == ("1.40", "60", "5")
+    # per exercise: test_alpha scored 2, 1, 2, 2, 0 of 2 -> mean 1.40; 3 full, 1 partial, 1 wrong
+    assert ("<tr><td>alpha</td><td>one</td><td class='n'>2</td><td class='n'>1.40</td>"
+            "<td class='n'>3</td><td class='n'>1</td><td class='n'>1</td><td class='n'>0</td></tr>") in page
     # most common diagnoses, counted in students: bob and zoe transposed both exercises
     assert "<td>alpha</td><td>transposed Jacobian</td><td class='n'>2</td><td>bob, zoe</td>" in page
     # problems: carol did not submit notebook two
@@ -38,3 +41,64 @@ def test_report_html_and_csv(course, tmp_path):  # noqa: F811
     diags = list(csv.DictReader(open(out / "diagnoses.csv")))
     assert {"exercise": "beta", "diagnosis": "transposed Jacobian", "students": "2",
             "who": "bob zoe"} in diags
+
+
+# --------------------------------------------------------------- a real class, really graded
+CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian", "relu_one_at_zero"],
+         "bo": ["transposed_jacobian"], "cy": ["forgot_return"]}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, course_template):
+    root = tmp_path_factory.mktemp("report-class") / "course"
+    shutil.copytree(course_template, root)
+    samples.write_class(root, CLASS)
+    summary = batch.grade(load_course(str(root)), samples.ASSIGNMENT, workers=2, tty=False)
+    assert not summary.failed, summary.failed
+    samples.nbgrader("generate_feedback", samples.ASSIGNMENT, "--student", "ada", "--force", cwd=root)
+    return root
+
+
+def test_categories_course_order_and_blank_apart(graded_class):
+    course = load_course(str(graded_class))
+    data = report.collect(course, samples.ASSIGNMENT)
+    assert data.notebooks == list(samples.NOTEBOOKS)           # the order the course teaches
+    assert list(data.exercises)[:3] == ["test_jacobian_by_hand", "test_numerical_jacobian",
+                                        "test_affine_jacobian"]
+    by_hand = data.exercises["test_jacobian_by_hand"]
+    assert by_hand.categories == {"ada": "full", "cy": "full", "ben": "wrong", "bo": "wrong",
+                                  "finn": "blank"}
+    relu = data.exercises["test_relu_jacobian"]
+    assert relu.categories["ben"] == "partial" and relu.count("full") == 3
+    affine = data.exercises["test_affine_jacobian"]
+    assert affine.categories["cy"] == "wrong"
+    # written answers: the blank one is blank, the others wait for a human
+    explain = data.exercises["explain_jacobian_entry"]
+    assert explain.manual and explain.count("awaiting") == 4 and explain.categories["finn"] == "blank"
+    # the blank student raised NotImplementedError everywhere: not a diagnosis to re-explain
+    diags = report.common_diagnoses(data)
+    assert not any("finn" in d.students for d in diags)
+    assert [(d.exercise, d.code, d.students) for d in diags] == [
+        ("jacobian_by_hand", "transpose", ["ben", "bo"]), ("affine_jacobian", "none", ["cy"]),
+        ("relu_jacobian", "rows_cols", ["ben"])]
+
+
+def test_report_page_examples_and_links(graded_class, tmp_path):
+    course = load_course(str(graded_class))
+    out = tmp_path / "rep"
+    report.write_report(course, samples.ASSIGNMENT, str(out))
+    page = (out / "report.html").read_text()
+    assert str(out / "report.html") in page                     # says where it was written
+    assert "awaiting manual grading (4 of 5)" in page
+    assert page.count("data:image/png;base64,") == 2           # category chart + histogram
+    # one anonymised example per common diagnosis: the function's code and its feedback
+    example = page.split("What these mistakes look like", 1)[1].split("<h2>Students", 1)[0]
+    first = example.split("<h4>", 2)[1]
+    assert first.startswith("jacobian_by_hand:") and "def jacobian_by_hand(p):" in first
+    assert "ben" not in example and "bo" not in example
+    assert "expected" in first.lower()
+    # student rows link to the feedback files that exist
+    href = os.path.relpath(graded_class / "feedback" / "ada" / samples.ASSIGNMENT / "jacobian.html", out)
+    assert f"<a href='{href}'>jacobian 7</a>" in page
+    assert (out / href).resolve().is_file()
+    assert "<td>finn</td>" in page and "href" not in page.split("<td>finn</td>", 1)[1].split("</tr>", 1)[0]
