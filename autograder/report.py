@@ -7,8 +7,10 @@ and the autograded notebooks (the students' code), and writes into
 
 * `report.html` -- self-contained: each exercise's share of full / partial / wrong / blank
   answers in course order (one stacked chart), the score distribution, the exercises table,
-  the most common diagnoses among attempted answers with one anonymised example each, one row
-  per student linking to their feedback, and problems (tampering, crashes, failures);
+  the most common diagnoses among attempted answers with one anonymised example each, answers
+  worth a second look (similarity.py), one row per student linking to their feedback with
+  their late penalty and why and their score at each grading, and problems (tampering,
+  crashes, failures, unreadable timestamps);
 * `scores.csv` -- one row per student: total, late penalty, every graded cell;
 * `diagnoses.csv` -- one row per (exercise, diagnosis): how many students, who.
 
@@ -29,7 +31,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import answers, cells
+from . import answers, cells, similarity
 
 # Words for the diagnosis codes of compare.py; unknown codes are shown as they are.
 LABELS = {
@@ -351,6 +353,36 @@ def _history(entries: list[tuple[float, float]]) -> str:
     return " → ".join(shown)
 
 
+def _marked(code: str, lines: set[int]) -> str:
+    """The code, numbered, with the given lines highlighted."""
+    out = []
+    for i, line in enumerate(code.splitlines(), 1):
+        text = f"{i:3d}  {html.escape(line)}"
+        out.append(f"<mark>{text}</mark>" if i in lines else text)
+    return "\n".join(out)
+
+
+def _similar_section(course, data: ReportData) -> list[str]:
+    e = html.escape
+    pairs = similarity.similar_pairs(course, data.assignment, sorted(data.totals))
+    parts = ["<h2>Answers worth a second look</h2>",
+             "<p class='note'>Pairs of answers that are nearly the same once names, numbers, "
+             "comments and layout are set aside (code every student was given, answers too short "
+             "to tell, and code much of the class wrote alike are not counted). Similar code has "
+             "innocent explanations too; this is something to look at, not a finding.</p>"]
+    if not pairs:
+        return parts + ["<p>No pair of nearly identical answers.</p>"]
+    for pair in pairs:
+        a, b = pair.students
+        for m in pair.matches:
+            parts.append(f"<h4>{e(a)} and {e(b)}: {e(m.exercise)} ({e(m.notebook)}), "
+                         f"{100 * m.share:.0f}% of the shorter answer's fingerprints in common</h4>"
+                         f"<table class='side'><tr><th>{e(a)}</th><th>{e(b)}</th></tr><tr>"
+                         f"<td><pre>{_marked(m.code[a], m.lines[a])}</pre></td>"
+                         f"<td><pre>{_marked(m.code[b], m.lines[b])}</pre></td></tr></table>")
+    return parts
+
+
 def render_html(course, data: ReportData, out_dir: str) -> str:
     e = html.escape
     totals = sorted(data.totals.values())
@@ -365,7 +397,7 @@ def render_html(course, data: ReportData, out_dir: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}.bad{color:#a00}"
         "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;margin:.2em 0}"
-        ".note{color:#555;font-size:.9em}</style></head><body>",
+        ".note{color:#555;font-size:.9em}mark{background:#fff1a8}table.side td{width:50%}</style></head><body>",
         f"<h1>{e(data.assignment)}: grading report</h1>",
         f"<p>{n} students graded; mean {mean:.2f}, median {median:.2f} of {data.max_score:g} points. "
         f"{data.needs_manual} cells await manual grading. Generated {e(time.strftime('%Y-%m-%d %H:%M %Z'))}.</p>",
@@ -406,6 +438,7 @@ def render_html(course, data: ReportData, out_dir: str) -> str:
                          f"</p><pre>{e(ex.feedback or '(no message)')}</pre>")
     else:
         parts.append("<p>No mistakes diagnosed.</p>")
+    parts += _similar_section(course, data)
     parts.append("<h2>Students</h2><table><tr><th>student</th><th>total</th><th>late penalty</th>"
                  "<th>feedback</th><th>score history</th></tr>")
     for sid in sorted(data.totals):
