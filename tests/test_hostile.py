@@ -739,7 +739,8 @@ def test_kernel_death_keeps_earlier_credit(grader, death, reason):
     assert [(o.output_type, o.ename, o.evalue) for o in died] == [("error", "KernelDied", reason)]
     # the autograded notebook still says what happened, where the student will look
     test_cell = autograded(result).cells[cell_index(autograded(result), "test_affine_jacobian")]
-    assert text_of(test_cell.outputs) == f"Not graded: the notebook's process {reason}.\nScore: 0/1\n"
+    assert text_of(test_cell.outputs) == f"Not graded: the notebook's process {reason}.\nScore: 0/1\n0.0"
+    assert test_cell.outputs[-1].output_type == "execute_result"    # what nbgrader records: 0
 
 
 def test_kernel_death_inside_a_function(grader):
