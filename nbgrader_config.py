@@ -72,6 +72,7 @@ c.PerDayLatePenalty.max_percent = 50.0
 # (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograder.lateness.ExplainLatePenalty",   # how much was deducted for lateness, and why
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]

@@ -12,6 +12,8 @@
 * **Penalty.** `PerDayLatePenalty`, a nbgrader `LateSubmissionPlugin`: a share of the
   notebook's score per started day late, capped. Select it in `nbgrader_config.py` with
   ``c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"``.
+* **Feedback.** `ExplainLatePenalty`, a `GenerateFeedback` preprocessor, says in the feedback
+  how much was deducted and why.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import os
 import stat
 
 from nbgrader.plugins import LateSubmissionPlugin
+from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor
 from traitlets import Float
 
 TIMESTAMP_FILE = "timestamp.txt"
@@ -154,3 +157,25 @@ def extend(course, student: str, assignment: str, *, until: dt.datetime | None =
         submission.extension = extension
         gb.db.commit()
         return asg.duedate, extension
+
+
+class ExplainLatePenalty(NbGraderPreprocessor):
+    """For `nbgrader generate_feedback`: a notebook that lost points for lateness opens with a
+    note saying how many and why (nbgrader's feedback shows only the number)."""
+
+    def preprocess(self, nb, resources):
+        from nbformat.v4 import new_markdown_cell
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            submission = gb.find_submission(info["assignment"], info["student"])
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            penalty = float(notebook.late_submission_penalty or 0)
+            if penalty > 0:
+                late = AssignLatePenalties(parent=self)
+                late.init_plugin()
+                why = describe_lateness(submission.total_seconds_late, submission.duedate,
+                                        submission.extension, penalty, describe_rule(late.plugin_inst))
+                nb.cells.insert(0, new_markdown_cell(f"**Late submission.** This notebook was {why}."))
+        return nb, resources

@@ -93,7 +93,7 @@ class ExerciseStats:
 @dataclass
 class Example:
     exercise: str
-    label: str
+    labels: list[str]          # the diagnoses this one answer shows
     code: str
     feedback: str
 
@@ -308,11 +308,16 @@ def common_diagnoses(data: ReportData) -> list[Diagnosis]:
 
 def examples(course, data: ReportData, limit: int = EXAMPLES) -> list[Example]:
     """One anonymised answer (the function's code, trimmed, and its feedback) for each of the
-    most common diagnoses."""
-    out = []
+    most common diagnoses; an answer showing several of them is shown once, with all of them."""
+    out: list[Example] = []
+    shown: dict[tuple[str, str], Example] = {}        # (grade_id, student) -> its example
     for diag in common_diagnoses(data)[:limit]:
         ex = data.exercises.get(diag.grade_id)
         if ex is None:
+            continue
+        again = [shown[(diag.grade_id, sid)] for sid in diag.students if (diag.grade_id, sid) in shown]
+        if again:
+            again[0].labels.append(diag.label)
             continue
         for sid in diag.students:
             src = answers.solution_source(
@@ -320,8 +325,9 @@ def examples(course, data: ReportData, limit: int = EXAMPLES) -> list[Example]:
             if src is not None:
                 feedback = answers.trim(data.feedback[(diag.grade_id, diag.code)].get(sid, "")
                                         ).replace(sid, "student")
-                out.append(Example(ex.name, diag.label,
-                                   answers.function_excerpt(src, ex.name, student=sid), feedback))
+                shown[(diag.grade_id, sid)] = Example(
+                    ex.name, [diag.label], answers.function_excerpt(src, ex.name, student=sid), feedback)
+                out.append(shown[(diag.grade_id, sid)])
                 break
     return out
 
@@ -376,7 +382,7 @@ def _similar_section(course, data: ReportData) -> list[str]:
         a, b = pair.students
         for m in pair.matches:
             parts.append(f"<h4>{e(a)} and {e(b)}: {e(m.exercise)} ({e(m.notebook)}), "
-                         f"{100 * m.share:.0f}% of the shorter answer's fingerprints in common</h4>"
+                         f"{100 * m.share:.0f}% of the shorter answer's uncommon code in common</h4>"
                          f"<table class='side'><tr><th>{e(a)}</th><th>{e(b)}</th></tr><tr>"
                          f"<td><pre>{_marked(m.code[a], m.lines[a])}</pre></td>"
                          f"<td><pre>{_marked(m.code[b], m.lines[b])}</pre></td></tr></table>")
@@ -397,7 +403,7 @@ def render_html(course, data: ReportData, out_dir: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}.bad{color:#a00}"
         "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;margin:.2em 0}"
-        ".note{color:#555;font-size:.9em}mark{background:#fff1a8}table.side td{width:50%}</style></head><body>",
+        ".note{color:#555;font-size:.9em}mark{background:#fff1a8}table.side{width:100%;table-layout:fixed}table.side td{width:50%}</style></head><body>",
         f"<h1>{e(data.assignment)}: grading report</h1>",
         f"<p>{n} students graded; mean {mean:.2f}, median {median:.2f} of {data.max_score:g} points. "
         f"{data.needs_manual} cells await manual grading. Generated {e(time.strftime('%Y-%m-%d %H:%M %Z'))}.</p>",
@@ -433,7 +439,7 @@ def render_html(course, data: ReportData, out_dir: str) -> str:
         parts.append("</table>")
         parts.append("<h3>What these mistakes look like</h3>")
         for ex in examples(course, data):
-            parts.append(f"<h4>{e(ex.exercise)}: {e(ex.label)}</h4><p class='note'>one student's "
+            parts.append(f"<h4>{e(ex.exercise)}: {e('; '.join(ex.labels))}</h4><p class='note'>one student's "
                          f"answer:</p><pre>{e(ex.code)}</pre><p class='note'>and the feedback it got:"
                          f"</p><pre>{e(ex.feedback or '(no message)')}</pre>")
     else:

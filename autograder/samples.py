@@ -62,6 +62,30 @@ def _mistake(name, exercise, notebook, description, source, loses_points=True, a
                    loses_points, tuple(affects))
 
 
+OWN_NUMERICAL_JACOBIAN = """
+import torch
+
+def numerical_jacobian(f, x, h=1e-5):
+    # nudge one input at a time, both ways, and see how every output moves
+    n_inputs = x.shape[0]
+    nudges = torch.eye(n_inputs, dtype=x.dtype) * h
+    columns = []
+    for k in range(n_inputs):
+        ahead = torch.as_tensor(f(x + nudges[k])).reshape(-1)
+        behind = torch.as_tensor(f(x - nudges[k])).reshape(-1)
+        columns.append((ahead - behind) / (2 * h))
+    jac = torch.stack(columns, dim=-1)
+    return jac.to(x.dtype)
+"""
+
+
+def renamed(source: str, renames: dict[str, str]) -> str:
+    """source with each key replaced by its value: a copy made to look like one's own work."""
+    for old, new in renames.items():
+        source = source.replace(old, new)
+    return source
+
+
 _MISTAKE_LIST = [
     # --- jacobian.ipynb ----------------------------------------------------------------------
     _mistake("transposed_jacobian", "jacobian_by_hand", "jacobian",
@@ -98,37 +122,16 @@ def numerical_jacobian(f, x, h=1e-5):
     return torch.stack(cols, dim=1)
 """),
     _mistake("own_numerical_jacobian", "numerical_jacobian", "jacobian",
-             "correct, in the student's own style (one student of a copied pair)", """
-import torch
-
-def numerical_jacobian(f, x, h=1e-5):
-    # nudge one input at a time, both ways, and see how every output moves
-    n_inputs = x.shape[0]
-    nudges = torch.eye(n_inputs, dtype=x.dtype) * h
-    columns = []
-    for k in range(n_inputs):
-        ahead = torch.as_tensor(f(x + nudges[k])).reshape(-1)
-        behind = torch.as_tensor(f(x - nudges[k])).reshape(-1)
-        columns.append((ahead - behind) / (2 * h))
-    jac = torch.stack(columns, dim=-1)
-    return jac.to(x.dtype)
-""", loses_points=False),
+             "correct, in the student's own style (one student of a copied pair)", OWN_NUMERICAL_JACOBIAN,
+             loses_points=False),
     _mistake("own_numerical_jacobian_renamed", "numerical_jacobian", "jacobian",
-             "the answer above with its names and comments changed (the other one of the pair)", """
-import torch
-
-def numerical_jacobian(f, x, h=1e-5):
-    # central differences, see lecture 2
-    n = x.shape[0]
-    E = torch.eye(n, dtype=x.dtype) * h
-    cols = []
-    for i in range(n):
-        fp = torch.as_tensor(f(x + E[i])).reshape(-1)
-        fm = torch.as_tensor(f(x - E[i])).reshape(-1)
-        cols.append((fp - fm) / (2 * h))
-    J = torch.stack(cols, dim=-1)
-    return J.to(x.dtype)
-""", loses_points=False),
+             "the answer above with its names and comments changed (the other one of the pair)",
+             renamed(OWN_NUMERICAL_JACOBIAN, {
+                 "# nudge one input at a time, both ways, and see how every output moves":
+                     "# central differences, see lecture 2",
+                 "n_inputs": "n", "nudges": "E", "columns": "cols", "ahead": "fp", "behind": "fm",
+                 "jac = ": "J = ", "return jac": "return J", "[k]": "[i]", " k ": " i "}),
+             loses_points=False),
     _mistake("warning_but_correct", "affine_jacobian", "jacobian",
              "correct, but torch.tensor(W) on a tensor emits a UserWarning (must not lose points)",
              """

@@ -11,7 +11,8 @@ hashed in k-grams of tokens, and winnowed to fingerprints. What does not count:
   `-m`);
 * answers with fewer than `min_tokens` tokens left: too short to mean anything.
 
-A pair is listed when at least `min_share` of the smaller answer's fingerprints are shared.
+A pair is listed when they share at least `min_shared` fingerprints and `min_share` of the
+fingerprints (class-common ones left out) of the answer that has fewer.
 Similar code has innocent explanations (a study group, the same tutorial); this module only
 points at code to look at.
 
@@ -44,7 +45,7 @@ SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokeni
 class Match:
     exercise: str
     notebook: str
-    share: float                       # of the smaller answer's fingerprints
+    share: float                       # of the fingerprints (not class-common) of the answer with fewer
     code: dict[str, str]               # student -> their answer
     lines: dict[str, set[int]]         # student -> lines (1-based) holding shared code
 
@@ -87,8 +88,9 @@ class Similarity(LoggingConfigurable):
                              "tokens yields at least one shared fingerprint.").tag(config=True)
     min_tokens = Integer(30, help="Answers with fewer tokens (starter text removed) are too "
                                   "short to compare.").tag(config=True)
-    min_share = Float(0.6, help="List a pair when this share of the smaller answer's "
-                                "fingerprints is shared.").tag(config=True)
+    min_share = Float(0.6, help="List a pair when this share of the fingerprints of the answer "
+                                "with fewer (class-common ones left out) is shared.").tag(config=True)
+    min_shared = Integer(5, help="... and at least this many fingerprints are shared.").tag(config=True)
     common_fraction = Float(0.2, help="Ignore fingerprints found in more than this share of "
                                       "the class (and in more than 2 students).").tag(config=True)
 
@@ -103,7 +105,8 @@ class Similarity(LoggingConfigurable):
             return {}
         lines = source.splitlines()
         given_lines = {ln.strip() for ln in starter.splitlines()}
-        own = {i + 1 for i, ln in enumerate(lines) if ln.strip() not in given_lines}
+        own = {i + 1 for i, ln in enumerate(lines)
+               if ln.strip() not in given_lines and not ln.strip().startswith("#")}
         out: dict[int, set[int]] = defaultdict(set)
         for i in range(max(len(grams) - self.window + 1, 1)):
             h, first, last = min(grams[i:i + self.window], key=lambda g: g[0])
@@ -135,11 +138,13 @@ class Similarity(LoggingConfigurable):
         for i, a in enumerate(students):
             for b in students[i + 1:]:
                 shared = rare[a].keys() & rare[b].keys()
-                smaller = min(len(prints[a]), len(prints[b]))
-                if not shared or len(shared) / smaller < self.min_share:
+                if len(shared) < self.min_shared:
+                    continue
+                share = len(shared) / min(len(rare[a]), len(rare[b]))
+                if share < self.min_share:
                     continue
                 found.append(((a, b), Match(
-                    exercise, notebook, len(shared) / smaller,
+                    exercise, notebook, share,
                     code={a: answers_by_student[a], b: answers_by_student[b]},
                     lines={s: set().union(*(rare[s][h] for h in shared)) for s in (a, b)})))
         return found

@@ -7,13 +7,15 @@ import json
 
 import pytest
 
-from autograder import lateness, report
+from autograder import lateness, report, samples
 from autograder.gradebook import load_course
 
 from test_batch import ASG, FAKE, run, submit, template_course  # noqa: F401  (fixtures)
 from test_cli import cli_run
 
-PER_DAY = 'c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"\n'
+PER_DAY = ('c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"\n'
+           'c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", '
+           '"autograder.lateness.ExplainLatePenalty", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]\n')
 
 
 @pytest.fixture
@@ -79,6 +81,12 @@ def test_extensions_penalties_and_bad_timestamps(late_class, tmp_path):
     assert f"no timestamp.txt: {lateness.UNKNOWN_TIME_RULE}" in page
     side = json.loads((late_class / ".autograder" / "graded" / ASG / "gus.json").read_text())
     assert side["timestamp"] is None and side["late_penalty"] == 0
+
+    # and the student's feedback
+    samples.nbgrader("generate_feedback", ASG, "--student", "dave", "--force", cwd=late_class)
+    page = (late_class / "feedback" / "dave" / ASG / "two.html").read_text()
+    assert ("This notebook was submitted 1 d after the due date 2026-01-10 12:00 UTC: -0.3 points "
+            "(-10% per started day late, at most -50%)") in page
 
 
 def test_per_day_rule():

@@ -4,11 +4,10 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 
 import pytest
 
-from autograder import batch, report, samples
+from autograder import demo, report, samples
 from autograder.gradebook import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
@@ -44,21 +43,7 @@ def test_report_html_and_csv(course, tmp_path):  # noqa: F811
 
 
 # --------------------------------------------------------------- a real class, really graded
-CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian", "relu_one_at_zero"],
-         "bo": ["transposed_jacobian"], "cy": ["forgot_return"]}
-
-
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, course_template):
-    root = tmp_path_factory.mktemp("report-class") / "course"
-    shutil.copytree(course_template, root)
-    samples.write_class(root, CLASS)
-    summary = batch.grade(load_course(str(root)), samples.ASSIGNMENT, workers=2, tty=False)
-    assert not summary.failed, summary.failed
-    samples.nbgrader("generate_feedback", samples.ASSIGNMENT, "--student", "ada", "--force", cwd=root)
-    return root
-
-
+# (the graded_class fixture of conftest.py)
 def test_categories_course_order_and_blank_apart(graded_class):
     course = load_course(str(graded_class))
     data = report.collect(course, samples.ASSIGNMENT)
@@ -92,7 +77,7 @@ def test_report_page_examples_and_links(graded_class, tmp_path):
     assert "awaiting manual grading (4 of 5)" in page
     assert page.count("data:image/png;base64,") == 2           # category chart + histogram
     # one anonymised example per common diagnosis: the function's code and its feedback
-    example = page.split("What these mistakes look like", 1)[1].split("<h2>Students", 1)[0]
+    example = page.split("What these mistakes look like", 1)[1].split("<h2>", 1)[0]
     first = example.split("<h4>", 2)[1]
     assert first.startswith("jacobian_by_hand:") and "def jacobian_by_hand(p):" in first
     assert "ben" not in example and "bo" not in example
@@ -101,4 +86,19 @@ def test_report_page_examples_and_links(graded_class, tmp_path):
     href = os.path.relpath(graded_class / "feedback" / "ada" / samples.ASSIGNMENT / "jacobian.html", out)
     assert f"<a href='{href}'>jacobian 7</a>" in page
     assert (out / href).resolve().is_file()
+    # worth a second look: the two who handed in the same transposed answer, and the only two
+    # with the (worked solution's) right answer; elsewhere the right answer is too common to tell
+    second_look = page.split("Answers worth a second look", 1)[1].split("<h2>", 1)[0]
+    assert re.findall(r"<h4>(\w+ and \w+: \w+)", second_look) == ["ada and cy: jacobian_by_hand",
+                                                                  "ben and bo: jacobian_by_hand"]
     assert "<td>finn</td>" in page and "href" not in page.split("<td>finn</td>", 1)[1].split("</tr>", 1)[0]
+
+
+@pytest.mark.slow
+def test_make_demo_report_shows_the_copied_pair_and_the_late_student(tmp_path):
+    assert demo.main(["--dest", str(tmp_path / "demo")]) == 0
+    page = (tmp_path / "demo" / ".autograder" / "reports" / samples.ASSIGNMENT / "report.html").read_text()
+    second_look = page.split("Answers worth a second look", 1)[1].split("<h2>", 1)[0]
+    assert second_look.count("<h4>") == 1 and "<h4>gwen and hugo: numerical_jacobian (jacobian)" in second_look
+    row = page.split("<td>ivy</td>", 1)[1].split("</tr>", 1)[0]
+    assert "submitted 1 d 3 h after the due date 2026-11-21 12:00 UTC: -5.8 points" in row

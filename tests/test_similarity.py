@@ -2,6 +2,7 @@
 answer written by many students is not; the starter code every student got never counts."""
 from __future__ import annotations
 
+from autograder import samples
 from autograder.similarity import Similarity, tokens
 
 STARTER = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
@@ -25,22 +26,13 @@ ORIGINAL = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
     return J
 '''
 
-RENAMED = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
-    """Jacobian of the MLP at x, shape (n_L, n_0)."""
-    # my own work!!
-    acts = {'tanh': torch.tanh, 'relu': torch.relu}
-    jac = torch.eye(x.shape[0], dtype=x.dtype)
-    a = x
-    for layer, (Wk, bk) in enumerate(zip(weights, biases)):
-        pre = Wk @ a + bk
-        if layer == len(weights) - 1:
-            jac = Wk @ jac          # last layer is linear
-        else:
-            a = acts[activation](pre)
-            deriv = 1 - a ** 2 if activation == 'tanh' else (pre > 0).double()
-            jac = (deriv[:, None] * Wk) @ jac
-    return jac
-'''
+# the same answer made to look like one's own: names, quotes, comments and spacing changed
+RENAMED = samples.renamed(ORIGINAL, {
+    "    funcs": "    # my own work!!\n    funcs", "funcs": "acts", '"tanh":': "'tanh':", '"relu":': "'relu':",
+    '== "tanh"': "== 'tanh'", "J ": "jac ", "J)": "jac)", "J\n": "jac\n", "h = x": "a = x",
+    "h + b": "a + bk", "h =": "a =", "h ** 2": "a ** 2", "(W, b)": "(Wk, bk)", "W @": "Wk @",
+    "* W)": "* Wk)", "z =": "pre  =", "(z)": "(pre)", "(z >": "(pre >", " i,": " layer,",
+    "i ==": "layer ==", " d ": " deriv ", "d[": "deriv["})
 
 OWN = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
     """Jacobian of the MLP at x, shape (n_L, n_0)."""
