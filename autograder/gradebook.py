@@ -36,6 +36,7 @@ from .jobs import CellResult, NotebookResult
 SIDE_DIR = os.path.join(".autograder", "graded")
 PARTIAL_PREFIX = "."
 PARTIAL_MARK = ".partial-"
+NO_RESPONSE = "No response."      # nbgrader's auto comment on a solution cell left as released
 
 
 @dataclass
@@ -376,7 +377,7 @@ class GradebookWriter:
                 continue
             if (cell.metadata.nbgrader.get("checksum") == nbu.compute_checksum(cell)
                     and not nbu.is_task(cell)):
-                comment.auto_comment = "No response."
+                comment.auto_comment = NO_RESPONSE
             else:
                 comment.auto_comment = None
         return out

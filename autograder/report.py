@@ -32,6 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import answers, cells, similarity
+from .gradebook import NO_RESPONSE
 
 # Words for the diagnosis codes of compare.py; unknown codes are shown as they are.
 LABELS = {
@@ -63,7 +64,6 @@ NOT_A_MISTAKE = {"ok", "pass", "passed"}
 CATEGORIES = ("full", "partial", "wrong", "blank")
 CATEGORY_COLOURS = {"full": "#3a8a4f", "partial": "#e0a526", "wrong": "#c0392b", "blank": "#b8b8b8"}
 AWAITING = "awaiting"
-NO_RESPONSE = "No response."      # the writer's auto comment on an untouched solution cell
 EXAMPLES = 8                      # most common diagnoses shown with an example answer
 
 

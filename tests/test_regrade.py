@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from autograder import report
+import pytest
+
+from autograder import report, samples
 from autograder.gradebook import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
@@ -39,3 +41,24 @@ def test_regrade_one_student_keeps_manual_work(course, tmp_path):  # noqa: F811
     report.write_report(c, ASG, str(page_dir))
     row = (page_dir / "report.html").read_text().split("<td>alice</td>", 1)[1].split("</tr>", 1)[0]
     assert "5 (graded " in row and " → 2 (regraded " in row
+
+
+@pytest.mark.slow
+def test_formgrader_path_force_keeps_manual_work(make_class):
+    """The Formgrader's autograde button runs `nbgrader autograde` (routed through the
+    sandbox by nbgrader_config.py): a forced regrade keeps the manual grade and comment."""
+    from nbgrader.api import Gradebook
+    root = make_class({"ada": "perfect"})
+    samples.nbgrader("autograde", samples.ASSIGNMENT, cwd=root)
+    c = load_course(str(root))
+    with Gradebook(c.db_url, c.course_id) as gb:
+        gb.find_grade("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada").manual_score = 0.5
+        gb.find_comment("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada").manual_comment = "Half right."
+        gb.db.commit()
+    samples.nbgrader("autograde", samples.ASSIGNMENT, "--force", "--student", "ada", cwd=root)
+    with Gradebook(c.db_url, c.course_id) as gb:
+        grade = gb.find_grade("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada")
+        assert grade.manual_score == 0.5 and grade.score == 0.5
+        comment = gb.find_comment("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada")
+        assert comment.manual_comment == "Half right."
+        assert gb.find_grade("test_jacobian_by_hand", "jacobian", samples.ASSIGNMENT, "ada").score == 3
