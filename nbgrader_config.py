@@ -66,6 +66,10 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"
 c.PerDayLatePenalty.percent_per_day = 10.0
 c.PerDayLatePenalty.max_percent = 50.0
+# nbgrader's own commands follow the same rule for a missing or unreadable timestamp.txt
+from autograder.lateness import apply_timestamp_rule_to_nbgrader  # noqa: E402
+
+apply_timestamp_rule_to_nbgrader()
 
 # --- feedback -------------------------------------------------------------------------------
 # Hide the content of the hidden tests in the HTML feedback returned to students

@@ -179,3 +179,20 @@ class ExplainLatePenalty(NbGraderPreprocessor):
                                         submission.extension, penalty, describe_rule(late.plugin_inst))
                 nb.cells.insert(0, new_markdown_cell(f"**Late submission.** This notebook was {why}."))
         return nb, resources
+
+
+def apply_timestamp_rule_to_nbgrader() -> None:
+    """Make nbgrader's own commands (the routed `nbgrader autograde`, the Formgrader's button,
+    `nbgrader collect`) read timestamp.txt by `read_timestamp`'s rule: nbgrader 0.9's
+    `CourseDirectory.get_existing_timestamp` raises on a bad one (an AttributeError, as it
+    calls a `fail` it does not have) and the student loses every score. Called from
+    nbgrader_config.py."""
+    from nbgrader.coursedir import CourseDirectory
+
+    def get_existing_timestamp(self, dest_path: str) -> dt.datetime | None:
+        when, problem = read_timestamp(dest_path)
+        if problem and os.path.isdir(dest_path):
+            self.log.warning("%s: %s", dest_path, problem)
+        return when
+
+    CourseDirectory.get_existing_timestamp = get_existing_timestamp

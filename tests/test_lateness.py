@@ -105,3 +105,14 @@ def test_dates_from_the_command_line_are_explicit_about_zones():
     assert lateness.parse_date("2026-07-01 10:00") == utc                    # default: UTC
     with pytest.raises(ValueError):
         lateness.parse_date("2026-07-01 10:00", "Mars/Olympus")
+
+
+@pytest.mark.slow
+def test_routed_nbgrader_autograde_grades_a_submission_with_a_bad_timestamp(make_class):
+    """The Formgrader's path (nbgrader's own Autograde converter) follows the same rule."""
+    root = make_class({"zed": "perfect"})
+    (root / "submitted" / "zed" / samples.ASSIGNMENT / "timestamp.txt").write_text("garbage")
+    proc = samples.nbgrader("autograde", samples.ASSIGNMENT, cwd=root)
+    assert "timestamp.txt says 'garbage', not a time" in proc.stderr
+    scores = samples.gradebook_scores(root)["zed"]
+    assert scores["test_jacobian_by_hand"] == 3 and scores["test_mlp_jacobian"] == 4
