@@ -53,6 +53,11 @@ def test_extensions_penalties_and_bad_timestamps(late_class, tmp_path):
     assert "frank / asg: due 2026-01-12 08:00 UTC" in p.stdout                  # CET is UTC+1
     p = cli_run(late_class, "extend", "nobody", ASG, "--days", "1")
     assert p.returncode != 0 and "No student 'nobody'" in p.stderr
+    from nbgrader.api import Gradebook
+    course = load_course(str(late_class))
+    with Gradebook(course.db_url, course.course_id) as gb:     # on the roster, not handed in yet
+        gb.add_student("kim")
+    assert cli_run(late_class, "extend", "kim", ASG, "--days", "3").returncode == 0
 
     s = run(late_class)
     assert not s.failed, s.failed                       # a bad timestamp loses no score
@@ -79,6 +84,7 @@ def test_extensions_penalties_and_bad_timestamps(late_class, tmp_path):
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "submitted 1 d after the due date 2026-01-10 12:00 UTC: -0.5 points" in page
     assert f"no timestamp.txt: {lateness.UNKNOWN_TIME_RULE}" in page
+    assert "<td>kim</td>" not in page and _submissions(late_class)["kim"][2] == dt.timedelta(days=3)
     side = json.loads((late_class / ".autograder" / "graded" / ASG / "gus.json").read_text())
     assert side["timestamp"] is None and side["late_penalty"] == 0
 
