@@ -82,10 +82,11 @@ def summary(verdicts: list[Verdict], score: float, points: float) -> str:
 
 
 def special_cases(verdicts: list[Verdict]) -> list[str]:
-    """How the special cases weighed on the score, when there were any (see ``scoring``)."""
+    """How the special cases weighed on the score, when there were any and something failed
+    (see ``scoring``)."""
     from .scoring import EDGE_WEIGHT, tally
     t = tally(verdicts)
-    if not t.edge:
+    if not t.edge or (t.general_passed, t.edge_passed) == (t.general, t.edge):
         return []
     lines = [f"  General checks: {t.general_passed} of {t.general} passed. Special cases: {t.edge_passed} of "
              f"{t.edge} passed (inputs where some wrong answers coincide with the right one, so they can only "
