@@ -280,7 +280,7 @@ def _shape_reference(probe: Probe) -> Expected:
     return Expected(tuple(int(s) for s in J.shape))
 
 
-SHAPE_EXAMPLE = [3, 5, 4, 2, 1]
+SHAPE_EXAMPLE = [3, 5, 4, 2, 1]  # the contract's visible example: shape (1, 3)
 
 
 def _widths(rng, k) -> list[int]:
@@ -421,18 +421,19 @@ def _relu_with_zeros(rng, n):
     return z
 
 
-def _relu_inputs(rng) -> list[tuple[np.ndarray, str, bool]]:
+def _relu_inputs(rng, inputs: str) -> list[tuple[np.ndarray, str, bool]]:
     """(z, label, edge) for an elementwise ReLU: three in general position, then the special
-    cases: entries exactly 0, every entry positive, every entry negative."""
+    cases: entries exactly 0, every entry positive, every entry negative. ``inputs`` names
+    the arguments in the labels."""
     n = [int(v) for v in rng.integers(3, 9, size=6)]
-    return [*((_mixed(rng, k), f"random z of length {k}", False) for k in n[:3]),
-            (_relu_with_zeros(rng, n[3]), f"random z of length {n[3]} with zeros", True),
-            (rng.uniform(0.5, 3.0, n[4]), f"z of length {n[4]}, every entry positive", True),
-            (-rng.uniform(0.5, 3.0, n[5]), f"z of length {n[5]}, every entry negative", True)]
+    return [*((_mixed(rng, k), f"random {inputs} of length {k}", False) for k in n[:3]),
+            (_relu_with_zeros(rng, n[3]), f"random {inputs} of length {n[3]}, z with zeros", True),
+            (rng.uniform(0.5, 3.0, n[4]), f"{inputs} of length {n[4]}, every entry of z positive", True),
+            (-rng.uniform(0.5, 3.0, n[5]), f"{inputs} of length {n[5]}, every entry of z negative", True)]
 
 
 def _relu_jac_hidden(rng):
-    return [Probe(args=(T(z),), label=label, hidden=True, edge=edge) for z, label, edge in _relu_inputs(rng)]
+    return [Probe(args=(T(z),), label=label, hidden=True, edge=edge) for z, label, edge in _relu_inputs(rng, "z")]
 
 
 def _dead_property(W: torch.Tensor, b: torch.Tensor):
@@ -510,8 +511,8 @@ def big_relu_vjp_probe(rng: np.random.Generator, n: int = 10 ** 7) -> Probe:
 
 
 def _relu_vjp_hidden(rng):
-    return [*(Probe(args=(T(z), T(_signed(rng, len(z)))), label=label.replace("z", "z, v", 1), hidden=True,
-                    edge=edge) for z, label, edge in _relu_inputs(rng)),
+    return [*(Probe(args=(T(z), T(_signed(rng, len(z)))), label=label, hidden=True, edge=edge)
+              for z, label, edge in _relu_inputs(rng, "z, v")),
             big_relu_vjp_probe(rng)]
 
 
@@ -615,7 +616,7 @@ _register(Exercise(
 
 _register(Exercise(
     "network_jacobian_shape", "chain_rule", 1, "shape", False, 0.0, 0.0,
-    visible=lambda: [Probe(([3, 5, 4, 2, 1],), {}, "layer_sizes = [3, 5, 4, 2, 1]")],
+    visible=lambda: [Probe(args=(list(SHAPE_EXAMPLE),), label=f"layer_sizes = {SHAPE_EXAMPLE}")],
     hidden=_shape_hidden, reference=_shape_reference,
     arg_names=("layer_sizes",)))
 
