@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from autograder import samples
 from autograder.calling import call_student
 from autograder.exercises import EXERCISES, get
+from autograder.feedback import render
 from autograder.grading import run_exercise
 from autograder.scoring import EDGE_WEIGHT
 
@@ -201,9 +202,13 @@ def _chain(weights, biases, x, activation, slopes=True, last=False, reverse=Fals
 
 # ----------------------------------------------------------------------------- the checks
 
-def _score(name, fn, seed) -> float:
+def _graded(name, fn, seed):
     ex = get(name)
-    return run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed, [])[2]
+    return run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed, [])
+
+
+def _score(name, fn, seed) -> float:
+    return _graded(name, fn, seed)[2]
 
 
 def _for_many_seeds(name, check) -> None:
@@ -240,3 +245,16 @@ def test_every_exercise_has_general_probes_visible_and_hidden():
         assert any(not p.edge for p in visible), name       # the student's self-check gives credit
         hidden = [p for p in ex.hidden(np.random.default_rng(1)) if not p.edge]
         assert hidden, name
+
+
+def test_feedback_names_failed_checks_and_says_special_inputs_are_not_enough():
+    ex = get("layer_jacobian")
+    only_special = render(ex, *_graded("layer_jacobian", TYPICAL["layer_jacobian"]()["W: the activation ignored"], 1))
+    assert "score 0/3" in only_special and "right only at special inputs" in only_special
+    first_failure = only_special.split("✗")[1]
+    assert "special case" not in first_failure.splitlines()[0]  # general failures come first
+
+    at_zero = render(ex, *_graded("layer_jacobian", EDGE_ONLY["layer_jacobian"]["ReLU's derivative 1 at 0"], 1))
+    assert "Right in general, but not at the special cases" in at_zero
+    assert "✗ ReLU with a pre-activation exactly 0 (special case):" in at_zero
+    assert "(hidden check, special case)" in at_zero and "z > 0, not z ≥ 0" in at_zero
