@@ -126,7 +126,7 @@ def numerical_jacobian(f, x, h=1e-5):
 """),
     _mistake("own_numerical_jacobian", "numerical_jacobian", "jacobian",
              "correct, in the student's own style (one student of a copied pair)", OWN_NUMERICAL_JACOBIAN,
-             loses_points=False),
+             credit="full"),
     _mistake("own_numerical_jacobian_renamed", "numerical_jacobian", "jacobian",
              "the answer above with its names and comments changed (the other one of the pair)",
              renamed(OWN_NUMERICAL_JACOBIAN, {
@@ -134,7 +134,7 @@ def numerical_jacobian(f, x, h=1e-5):
                      "# central differences, see lecture 2",
                  "n_inputs": "n", "nudges": "E", "columns": "cols", "ahead": "fp", "behind": "fm",
                  "jac = ": "J = ", "return jac": "return J", "[k]": "[i]", " k ": " i "}),
-             loses_points=False),
+             credit="full"),
     _mistake("warning_but_correct", "affine_jacobian", "jacobian",
              "correct, but torch.tensor(W) on a tensor emits a UserWarning (must not lose points)",
              """
