@@ -40,6 +40,11 @@ c.Exchange.root = os.environ.get(
     "NBGRADER_EXCHANGE_ROOT", os.path.join(COURSE_ROOT, "exchange")
 )
 
+# --- collecting ---------------------------------------------------------------------------
+# Every student can write to the exchange's inbound folder: collect folders and regular files
+# only, never following a link or opening a pipe or device (autograder/exchange.py).
+c.ExchangeFactory.collect = "autograder.exchange.RegularFilesCollect"
+
 # --- execution (validate, autograde) ------------------------------------------------------
 # Seconds one cell may run before it is interrupted and marked as timed out; the hidden
 # probes of relu_vjp use vectors of 10**7 entries, so leave headroom above a few seconds.

@@ -21,6 +21,7 @@ import numpy as np
 from autograder import exercises, feedback
 from autograder.cells import TEST_PREFIX, released_sources, tested_exercise
 from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
+from autograder.files import NotRegularFile, read_regular
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
@@ -39,14 +40,18 @@ class BadSubmission(Exception):
 
 
 def read_submission(path: str) -> nbformat.NotebookNode:
-    if not os.path.exists(path):
-        raise BadSubmission("the notebook was not submitted")
-    if os.path.getsize(path) == 0:
+    try:
+        raw = read_regular(path)
+    except FileNotFoundError:
+        raise BadSubmission("the notebook was not submitted") from None
+    except NotRegularFile as exc:
+        raise BadSubmission(str(exc)) from None
+    if not raw:
         raise BadSubmission("the submitted notebook is an empty (0-byte) file")
     try:
-        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=nbformat.NO_CONVERT)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the student's file, said in words
-        nb = _lenient_read(path)
+        nb = _lenient_read(raw)
         if nb is None:
             raise BadSubmission(f"the submitted file is not a readable notebook ({type(exc).__name__}: "
                                 f"{str(exc)[:200]})") from None
@@ -60,13 +65,12 @@ def read_submission(path: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _lenient_read(path: str):
+def _lenient_read(raw: bytes):
     """A version-4 notebook JSON that nbformat rejects only for some malformed cells: keep it,
     so that planning drops those cells (and says so) instead of failing the whole notebook."""
     import json
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(raw.decode("utf-8"))
     except Exception:  # noqa: BLE001
         return None
     if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
@@ -233,7 +237,8 @@ def _well_formed(outcome) -> bool:
     """The child decides every field of what it sends: check their types before use."""
     def plain(v, depth=0):
         if v is None or isinstance(v, (bool, int, float, str, np.ndarray, Unconvertible)):
-            return not isinstance(v, Unconvertible) or (isinstance(v.type_name, str) and isinstance(v.text, str))
+            return not isinstance(v, Unconvertible) or (isinstance(v.type_name, str) and isinstance(v.text, str)
+                                                        and isinstance(v.too_large, bool))
         return isinstance(v, tuple) and depth < 32 and all(plain(x, depth + 1) for x in v)
 
     error = getattr(outcome, "error", None)
@@ -282,6 +287,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
     with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
                                                limits.complete_notebook) as session:
         graded.timings["start"] = time.monotonic() - started
+        graded.problems += session.skipped
         count = 0
         last_test = max((i for i, c in enumerate(plan) if _is_test(c)), default=len(plan))
         for index, cell in enumerate(plan):
