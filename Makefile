@@ -7,6 +7,7 @@
 #   make release    regenerate release/ from source/ (nbgrader generate_assignment)
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
 #   make bench      stock nbgrader vs `autograder grade` on a synthetic class
+#   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test release solutions bench lab clean-demo chromium
+.PHONY: setup demo test release solutions bench lab clean-demo chromium fuzz
 
 setup: $(STAMP)
 
@@ -66,6 +67,10 @@ solutions: setup
 
 bench: setup
 	$(PY) bench/bench_autograde.py
+
+# Minutes: FUZZ_EXAMPLES grading batches (default 20) of FUZZ_BATCH fuzzed students (default 24).
+fuzz: setup
+	FUZZ_LONG=1 $(PY) -m pytest tests/test_fuzz.py -q $(PYTEST_ARGS)
 
 lab: setup
 	$(PY) scripts/lab.py

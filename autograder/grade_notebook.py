@@ -75,8 +75,10 @@ def _lenient_read(raw: bytes):
         return None
     if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
         return None
-    if not isinstance(data.get("metadata"), dict):
-        data["metadata"] = {}
+    minor = data.get("nbformat_minor")
+    data = {"nbformat": 4, "nbformat_minor": minor if type(minor) is int else nbformat.v4.nbformat_minor,
+            "metadata": data["metadata"] if isinstance(data.get("metadata"), dict) else {},
+            "cells": data["cells"]}
     for cell in data["cells"]:
         if isinstance(cell, dict):
             source = cell.get("source", "")
@@ -164,9 +166,9 @@ def _restore_missing(instructor, plan, locked, released, seen, problems) -> None
             continue
         if _is_test(original):
             problems.append(f"test cell '{gid}' was missing; the instructor's version was restored")
-        # after the student's copy of the nearest preceding graded cell, else at the end
+        # after the student's copy of the nearest preceding graded cell, else at the start
         before = {g for g in order[:order.index(gid)] if g}
-        at = len(plan)
+        at = 0
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
                 at = i + 1

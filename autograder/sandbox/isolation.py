@@ -174,7 +174,6 @@ def confine(conf: Confinement) -> tuple[list[str], list[str]]:
     if namespaced:
         _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
         _private_tmp(conf)
-        applied.append(f"private /tmp, /var/tmp, /dev/shm and home ({conf.scratch_mb} MB in all)")
     skipped = _fill_scratch(conf, files_fd)
     if namespaced:
         _hide(conf.hide_paths)
@@ -182,7 +181,8 @@ def confine(conf: Confinement) -> tuple[list[str], list[str]]:
             import autograder
             _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
                      *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
-        applied += ["mount namespace (course secrets hidden)", "no network"]
+        applied += ["mount namespace (course secrets hidden)", "no network",
+                    f"private /tmp, /var/tmp, /dev/shm and home ({conf.scratch_mb} MB in all)"]
     # Address space above what torch already maps: a memory bomb gets MemoryError in its own cell.
     _limit(resource.RLIMIT_AS, _vm_size_bytes() + conf.memory_mb * 1024 * 1024)
     _limit(resource.RLIMIT_FSIZE, conf.max_file_mb * 1024 * 1024)
