@@ -78,14 +78,25 @@ def _lenient_read(raw: bytes):
     minor = data.get("nbformat_minor")
     data = {"nbformat": 4, "nbformat_minor": minor if type(minor) is int else nbformat.v4.nbformat_minor,
             "metadata": data["metadata"] if isinstance(data.get("metadata"), dict) else {},
-            "cells": data["cells"]}
-    for cell in data["cells"]:
-        if isinstance(cell, dict):
-            source = cell.get("source", "")
-            cell["source"] = "".join(map(str, source)) if isinstance(source, list) else str(source)
-            if not isinstance(cell.get("metadata"), dict):
-                cell["metadata"] = {}
+            "cells": [_lenient_cell(cell) if isinstance(cell, dict) else cell for cell in data["cells"]]}
     return nbformat.from_dict(data)
+
+
+def _lenient_cell(cell: dict) -> dict:
+    """The fields of a cell that grading and writing the notebook use, each of the right type
+    (outputs are the child's anyway; attachments and ids that are not well formed are dropped)."""
+    source = cell.get("source", "")
+    kept = {"cell_type": cell.get("cell_type"),
+            "source": "".join(map(str, source)) if isinstance(source, list) else str(source),
+            "metadata": cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}}
+    if isinstance(cell.get("id"), str):
+        kept["id"] = cell["id"]
+    attachments = cell.get("attachments")
+    if isinstance(attachments, dict) and all(isinstance(a, dict) for a in attachments.values()):
+        kept["attachments"] = attachments
+    if kept["cell_type"] == "code":
+        kept["outputs"], kept["execution_count"] = [], None
+    return kept
 
 
 _GRADING_KEYS = ("grade", "grade_id", "locked", "points", "solution", "task")

@@ -29,6 +29,7 @@ POINTS = {"test_jacobian_by_hand": 3.0, "test_numerical_jacobian": 3.0, "test_af
 FULL = {**POINTS, NB: 7.0}
 ZERO = {**{gid: 0.0 for gid in POINTS}, NB: 0.0}
 MARK = f"hostile-{uuid.uuid4().hex}"          # names the files the scratch student leaves behind
+SHM_KEY = uuid.uuid4().int % (1 << 30) + 1     # and its System V shared memory segment
 MB = 1 << 20
 
 
@@ -75,18 +76,20 @@ FILL_SCRATCH = """
 import errno, json, os
 report = {}
 home = os.path.expanduser('~')
-for place in ['/tmp', '/var/tmp', '/dev/shm', home]:
+for place in ['/tmp', '/var/tmp', '/dev/shm', '/run/lock', home]:
     with open(os.path.join(place, '%(mark)s'), 'wb') as fh:
         fh.write(b'x' * (32 << 20))
     report[place if place != home else 'home'] = os.path.getsize(os.path.join(place, '%(mark)s'))
 written = 0
 try:
     with open('/tmp/%(mark)s-big', 'wb') as fh:
-        for _ in range(300):
+        for _ in range(200):
             fh.write(b'x' * (1 << 20)); fh.flush(); written += 1 << 20
 except OSError as exc:
     report['fill'] = errno.errorcode[exc.errno]
 report['written_mb_below_256'] = written < (256 << 20)
+import ctypes
+report['sysv_shm'] = ctypes.CDLL(None).shmget(%(key)d, 1 << 20, 0o1600) >= 0
 shares = [d for d in os.listdir('/dev/shm') if d.startswith('autograder-share-')]
 report['shares'] = len(shares)
 try:
@@ -142,7 +145,7 @@ def graded(course_template, tmp_path_factory):
     (extras / "secret").symlink_to(root / ".autograder" / "secret")
     (extras / "source").symlink_to(root / "source")
     _add_cell(extras, LOOK_AROUND)
-    _add_cell(folders["scratch"], FILL_SCRATCH % {"mark": MARK})
+    _add_cell(folders["scratch"], FILL_SCRATCH % {"mark": MARK, "key": SHM_KEY})
     for gid, source in HUGE.items():
         _add_cell(folders["huge"], source, replace=gid)
 
@@ -207,10 +210,12 @@ def test_links_and_special_files_beside_a_notebook_are_left_out(graded):
 
 def test_private_scratch_is_bounded_and_gone_with_the_child(graded):
     assert report(graded["root"], "scratch") == {
-        "/tmp": 32 * MB, "/var/tmp": 32 * MB, "/dev/shm": 32 * MB, "home": 32 * MB,
-        "fill": "ENOSPC", "written_mb_below_256": True, "shares": 1, "plant": "EROFS"}
-    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        "/tmp": 32 * MB, "/var/tmp": 32 * MB, "/dev/shm": 32 * MB, "/run/lock": 32 * MB, "home": 32 * MB,
+        "fill": "ENOSPC", "written_mb_below_256": True, "sysv_shm": True, "shares": 1, "plant": "EROFS"}
+    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         assert not [p for p in Path(place).glob(f"**/{MARK}*")], place
+    keys = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    assert str(SHM_KEY) not in keys
 
 
 def test_huge_answers_fail_their_probes_and_the_process_lives_on(graded):

@@ -1,7 +1,7 @@
 """Confine the freshly forked child before it runs a single line of student code.
 
-Applied in order: own session; private mount and network namespaces with a private,
-size-limited /tmp, /var/tmp and /dev/shm, in which the course's secrets (source, gradebook,
+Applied in order: own session; private mount, network and IPC namespaces with a private,
+size-limited /tmp, /var/tmp, /dev/shm and /run/lock, in which the course's secrets (source, gradebook,
 submissions, the seed file) are covered by empty mounts; a working folder holding a copy of
 the submission's regular files; resource limits; and finally an unprivileged uid of its own, so the
 grader can later kill every process the submission started by killing that uid's processes.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from autograder.files import copy_regular_tree, open_folder
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -29,7 +30,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 SCRATCH_ROOT = "/tmp"          # where the grader makes each child's (empty) working folder
-PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")    # the usual world-writable folders
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Confinement:
     readable: tuple = ()       # folders under /dev/shm the child may read, not write (the probe files)
     max_processes: int = 64
     max_file_mb: int = 256
-    # /tmp, /var/tmp, /dev/shm and the working folder together: one private tmpfs, gone with the child
+    # PRIVATE_TMP and the working folder together: one private tmpfs, gone with the child
     scratch_mb: int = 256
 
 
@@ -73,10 +74,10 @@ def _bind(fd: int, target: str, flags: int = 0) -> None:
 
 
 def _private_tmp(conf: Confinement) -> None:
-    """One size-limited tmpfs of the child's own behind /tmp, /var/tmp and /dev/shm.
+    """One size-limited tmpfs of the child's own behind /tmp, /var/tmp, /dev/shm and /run/lock.
 
-    A tmpfs is mounted on /tmp; its folders tmp/, var-tmp/ and shm/ are then bound over the
-    three places, so whatever student code writes there (or in its working folder, inside the
+    A tmpfs is mounted on /tmp; its folders tmp/, var-tmp/, dev-shm/ and run-lock/ are then
+    bound over those places, so whatever student code writes there (or in its working folder, inside the
     new /tmp) counts against one limit and vanishes with the child's mount namespace. The
     probe folders under /dev/shm are bound back, read-only, through descriptors opened before
     the cover went on.
@@ -170,7 +171,8 @@ def confine(conf: Confinement) -> tuple[list[str], list[str]]:
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     # Opened before any mount: the submission folder may lie under /tmp or among the hidden paths.
     files_fd = open_folder(conf.files) if conf.files and os.path.isdir(conf.files) else None
-    namespaced = os.geteuid() == 0 and _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0
+    # A private IPC namespace too: System V shared memory would otherwise outlive the child.
+    namespaced = os.geteuid() == 0 and _libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
     if namespaced:
         _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
         _private_tmp(conf)
@@ -182,7 +184,8 @@ def confine(conf: Confinement) -> tuple[list[str], list[str]]:
             _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
                      *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
         applied += ["mount namespace (course secrets hidden)", "no network",
-                    f"private /tmp, /var/tmp, /dev/shm and home ({conf.scratch_mb} MB in all)"]
+                    f"private /tmp, /var/tmp, /dev/shm, /run/lock and home ({conf.scratch_mb} MB in all)",
+                    "private IPC"]
     # Address space above what torch already maps: a memory bomb gets MemoryError in its own cell.
     _limit(resource.RLIMIT_AS, _vm_size_bytes() + conf.memory_mb * 1024 * 1024)
     _limit(resource.RLIMIT_FSIZE, conf.max_file_mb * 1024 * 1024)
