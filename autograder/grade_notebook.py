@@ -62,12 +62,15 @@ def read_submission(path: str) -> nbformat.NotebookNode:
             raise BadSubmission(f"the notebook uses nbformat {nb.get('nbformat')}, which cannot be upgraded") from None
     if not isinstance(nb.get("cells"), list):
         raise BadSubmission("the notebook has no cells")
+    # nbformat lets some malformed cells through (one without a source, say)
+    nb.cells = [nbformat.from_dict(_well_typed(cell)) if isinstance(cell, dict) else cell for cell in nb.cells]
     return nb
 
 
 def _lenient_read(raw: bytes):
     """A version-4 notebook JSON that nbformat rejects only for some malformed cells: keep it,
-    so that planning drops those cells (and says so) instead of failing the whole notebook."""
+    so that planning drops those cells (and says so) instead of failing the whole notebook.
+    Of the notebook's own fields only the ones nbformat needs are kept, well typed."""
     import json
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -78,11 +81,11 @@ def _lenient_read(raw: bytes):
     minor = data.get("nbformat_minor")
     data = {"nbformat": 4, "nbformat_minor": minor if type(minor) is int else nbformat.v4.nbformat_minor,
             "metadata": data["metadata"] if isinstance(data.get("metadata"), dict) else {},
-            "cells": [_lenient_cell(cell) if isinstance(cell, dict) else cell for cell in data["cells"]]}
+            "cells": data["cells"]}
     return nbformat.from_dict(data)
 
 
-def _lenient_cell(cell: dict) -> dict:
+def _well_typed(cell: dict) -> dict:
     """The fields of a cell that grading and writing the notebook use, each of the right type
     (outputs are the child's anyway; attachments and ids that are not well formed are dropped)."""
     source = cell.get("source", "")
