@@ -49,6 +49,13 @@ def read_submission(path: str) -> nbformat.NotebookNode:
     if not raw:
         raise BadSubmission("the submitted notebook is an empty (0-byte) file")
     try:
+        return _parse(raw)
+    except RecursionError:
+        raise BadSubmission("the submitted file is not a readable notebook (its JSON is nested too deeply)") from None
+
+
+def _parse(raw: bytes) -> nbformat.NotebookNode:
+    try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=nbformat.NO_CONVERT)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the student's file, said in words
         nb = _lenient_read(raw)
