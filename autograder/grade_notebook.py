@@ -94,11 +94,16 @@ def _lenient_read(raw: bytes):
 
 def _well_typed(cell: dict) -> dict:
     """The fields of a cell that grading and writing the notebook use, each of the right type
-    (outputs are the child's anyway; attachments and ids that are not well formed are dropped)."""
+    (outputs are the child's anyway; attachments and ids that are not well formed are dropped,
+    and so is grading metadata without a string grade_id: the cell is then an ordinary one)."""
     source = cell.get("source", "")
+    metadata = cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}
+    grading = metadata.get("nbgrader", {})
+    if not isinstance(grading, dict) or not isinstance(grading.get("grade_id", ""), str):
+        metadata = {k: v for k, v in metadata.items() if k != "nbgrader"}
     kept = {"cell_type": cell.get("cell_type"),
             "source": "".join(map(str, source)) if isinstance(source, list) else str(source),
-            "metadata": cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}}
+            "metadata": metadata}
     if isinstance(cell.get("id"), str):
         kept["id"] = cell["id"]
     attachments = cell.get("attachments")

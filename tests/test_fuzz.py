@@ -119,6 +119,15 @@ def _exercise_of(cell) -> frozenset:
     return frozenset({gid}) & EVERYTHING if isinstance(meta, dict) and meta.get("solution") else frozenset()
 
 
+def _set_or_delete(draw, target: dict, key: str) -> tuple:
+    """Delete ``target[key]`` or set it to a drawn value; return the value and whether it is deep."""
+    if draw(st.booleans()):
+        target.pop(key, None)
+        return "<deleted>", False
+    target[key] = value = draw(VALUES)
+    return value, has_deep(value)
+
+
 @st.composite
 def mutated(draw, perfect: dict) -> Fuzzed:
     nb = json.loads(json.dumps(perfect))
@@ -129,12 +138,8 @@ def mutated(draw, perfect: dict) -> Fuzzed:
                                      "stuff"] if cells else ["top"]))
         if kind == "top":
             key = draw(st.sampled_from(["cells", "metadata", "nbformat", "nbformat_minor", "extra"]))
-            if draw(st.booleans()):
-                nb.pop(key, None)
-                value = "<deleted>"
-            else:
-                nb[key] = value = draw(VALUES)
-                deep |= has_deep(value)
+            value, nested = _set_or_delete(draw, nb, key)
+            deep |= nested
             steps.append(("top", key, repr(value)[:80]))
             if key != "metadata" and key != "extra":
                 touched |= EVERYTHING
@@ -149,12 +154,8 @@ def mutated(draw, perfect: dict) -> Fuzzed:
                 meta = cells[i].setdefault("metadata", {}) if isinstance(cells[i].get("metadata"), dict) else {}
                 target = meta.setdefault("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
                 key = draw(st.sampled_from(NBGRADER_KEYS))
-            if draw(st.booleans()):
-                target.pop(key, None)
-                value = "<deleted>"
-            else:
-                target[key] = value = draw(VALUES)
-                deep |= has_deep(value)
+            value, nested = _set_or_delete(draw, target, key)
+            deep |= nested
             steps.append((kind, i, key, repr(value)[:80]))
         elif kind == "delete":
             cells.pop(i)

@@ -1,12 +1,12 @@
 """Confine the freshly forked child before it runs a single line of student code.
 
 Applied in order: own session; private mount, network and IPC namespaces with a private,
-size-limited /tmp, /var/tmp, /dev/shm and /run/lock, in which the course's secrets (source, gradebook,
-submissions, the seed file) are covered by empty mounts; a working folder holding a copy of
-the submission's regular files; resource limits; and finally an unprivileged uid of its own, so the
-grader can later kill every process the submission started by killing that uid's processes.
-Each step that the machine does not allow (not root, no namespaces) is skipped and reported,
-so the instructor can see how strong the boundary was.
+size-limited /tmp, /var/tmp, /dev/shm and /run/lock, in which the course's secrets (source,
+gradebook, submissions, the seed file) are covered by empty mounts; a working folder holding a
+copy of the submission's regular files; resource limits; and finally an unprivileged uid of
+its own, so the grader can later kill every process the submission started by killing that
+uid's processes. Each step that the machine does not allow (not root, no namespaces) is
+skipped and reported, so the instructor can see how strong the boundary was.
 """
 from __future__ import annotations
 
@@ -77,9 +77,9 @@ def _private_tmp(conf: Confinement) -> None:
     """One size-limited tmpfs of the child's own behind /tmp, /var/tmp, /dev/shm and /run/lock.
 
     A tmpfs is mounted on /tmp; its folders tmp/, var-tmp/, dev-shm/ and run-lock/ are then
-    bound over those places, so whatever student code writes there (or in its working folder, inside the
-    new /tmp) counts against one limit and vanishes with the child's mount namespace. The
-    probe folders under /dev/shm are bound back, read-only, through descriptors opened before
+    bound over those places, so whatever student code writes there (or in its working folder,
+    inside the new /tmp) counts against one limit and vanishes with the child's mount
+    namespace. The probe folders under /dev/shm are bound back, read-only, through descriptors opened before
     the cover went on.
     """
     kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW) for path in conf.readable}
