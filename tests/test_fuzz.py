@@ -181,10 +181,14 @@ def mutated(draw, perfect: dict) -> Fuzzed:
                 meta["nbgrader"]["grade_id"] = new
             steps.append(("grade_id", i, new))
         elif kind == "stuff" and isinstance(cells[i], dict):
-            count, size = draw(st.integers(1, 2000)), draw(st.integers(1, 200_000))
-            cells[i]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "y" * size}] * count \
-                if cells[i].get("cell_type") == "code" else draw(VALUES)
-            steps.append(("stuff", i, count, size))
+            if cells[i].get("cell_type") == "code":
+                count, size = draw(st.integers(1, 500)), draw(st.integers(1, 50_000))
+                cells[i]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "y" * size}] * count
+                steps.append(("stuff", i, count, size))
+            else:                                  # outputs where none belong
+                value, nested = _set_or_delete(draw, cells[i], "outputs")
+                deep |= nested
+                steps.append(("stuff", i, repr(value)[:80]))
     content = dumps(nb)
     if draw(st.integers(0, 9)) == 0:         # invalid UTF-8 somewhere in the file
         at = draw(st.integers(0, len(content)))
