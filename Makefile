@@ -70,7 +70,7 @@ bench: setup
 
 # Minutes: FUZZ_EXAMPLES grading batches (default 20) of FUZZ_BATCH fuzzed students (default 24).
 fuzz: setup
-	FUZZ_LONG=1 $(PY) -m pytest tests/test_fuzz.py -q $(PYTEST_ARGS)
+	FUZZ_LONG=1 $(PY) -m pytest tests/test_fuzz.py -q -s $(PYTEST_ARGS)
 
 lab: setup
 	$(PY) scripts/lab.py

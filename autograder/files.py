@@ -32,14 +32,15 @@ def kind(mode: int) -> str | None:
 def open_regular(path: str, *, dir_fd: int | None = None) -> int:
     """A read-only descriptor on the regular file ``path``; raises NotRegularFile otherwise."""
     name = os.path.basename(path)
-    found = kind(os.lstat(path, dir_fd=dir_fd).st_mode)
+    looked = os.lstat(path, dir_fd=dir_fd)
+    found = kind(looked.st_mode)
     if found:
         raise NotRegularFile(name, found)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
+    opened = os.fstat(fd)
+    if (opened.st_dev, opened.st_ino) != (looked.st_dev, looked.st_ino) or not stat.S_ISREG(opened.st_mode):
         os.close(fd)
-        raise NotRegularFile(name, kind(st.st_mode))
+        raise NotRegularFile(name, kind(opened.st_mode) or "a file swapped while it was opened")
     os.set_blocking(fd, True)
     return fd
 
