@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test release solutions bench lab hub clean-demo chromium deploy-deps
+.PHONY: setup demo test release solutions bench lab hub clean-demo chromium deploy-deps hub-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (jacobians course)" >/dev/null
 	@$(MAKE) --no-print-directory chromium
 	@$(MAKE) --no-print-directory deploy-deps
+	@$(MAKE) --no-print-directory hub-venv
 	@touch $(STAMP)
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own here).
@@ -72,6 +73,28 @@ deploy-deps:
 	    && ln -sf ../npm/node_modules/.bin/configurable-http-proxy $(VENV)/bin/configurable-http-proxy \
 	    || echo "WARNING: could not install configurable-http-proxy; hub tests will be skipped"; \
 	fi
+
+# On the hub every user runs the course's Python as themselves, but the venv's base interpreter
+# may lie where they cannot reach it (pyenv under /root).  .venv-hub has the same packages,
+# hard-linked (no copy, no download), on Debian's python3.11.
+HUB_VENV := .venv-hub
+HUB_PYTHON ?= /usr/bin/python3.11
+hub-venv: $(HUB_VENV)/.stamp
+$(HUB_VENV)/.stamp: pyproject.toml
+	@if [ -x $(HUB_PYTHON) ]; then \
+	  rm -rf $(HUB_VENV) && cp -al $(VENV) $(HUB_VENV) && rm -f $(HUB_VENV)/.setup-stamp \
+	  && ln -sfn $(HUB_PYTHON) $(HUB_VENV)/bin/python3 \
+	  && sed -i 's|^home = .*|home = $(dir $(HUB_PYTHON))|; s|^executable = .*|executable = $(HUB_PYTHON)|' $(HUB_VENV)/pyvenv.cfg \
+	  && grep -rlIZ '$(CURDIR)/$(VENV)/' $(HUB_VENV)/bin $(HUB_VENV)/share/jupyter/kernels \
+	     | xargs -0 sed -i 's|$(CURDIR)/$(VENV)/|$(CURDIR)/$(HUB_VENV)/|g' \
+	  && touch $@; \
+	else echo "NOTE: $(HUB_PYTHON) is missing (apt-get install python3.11-venv); hub tests will be skipped"; fi
+
+# The course on a JupyterHub on 127.0.0.1:8000 with an instructor and two students (their
+# passwords are printed); Ctrl-C stops it.  Root only: it creates Unix accounts.
+hub: setup
+	$(PY) deploy/hub/course.py setup --demo-users
+	cd deploy/hub && $(HUB_VENV:%=$(CURDIR)/%)/bin/python -m jupyterhub -f jupyterhub_config.py
 
 demo: setup
 	$(PY) -m autograder.demo
