@@ -48,7 +48,8 @@ def _lab_script():
 
 
 def _run(*cmd: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, **kw)
+    kw.setdefault("stdin", None if "input" in kw else subprocess.DEVNULL)
+    return subprocess.run(cmd, check=True, **kw)
 
 
 def ensure_group(name: str) -> int:

@@ -5,8 +5,8 @@ only behind an unguessable name, and `collect` takes a folder named `alice+…` 
 another user wrote it (it only warns).  With these two classes, and the exchange's folders set up
 by setup_course.py (inbound: setgid to the course's graders group, sticky, not listable):
 
-* `PrivateSubmit` (students' servers): the submission is readable by its author and the graders
-  group only, so a leaked name shows another student nothing;
+* `PrivateSubmit` (students' servers): the submission folder can be entered by its author and
+  the graders group only, so a leaked name shows another student nothing;
 * `OwnerCheckedCollect` (the instructor's): a submission counts only for the user who owns it;
   a folder that claims another student's name is skipped with a warning.
 
@@ -24,16 +24,19 @@ import stat
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.submit import ExchangeSubmit
 
-FILE_MODE = stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP                          # 0640
-DIR_MODE = stat.S_ISGID | stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP            # 2750
+# The folder is the gate: it gets the graders group from the setgid inbound, and only its owner
+# and that group may enter it (what lies inside keeps nbgrader's modes).
+GATE_MODE = stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP                           # 0750
 
 
 class PrivateSubmit(ExchangeSubmit):
     def copy_files(self):
         super().copy_files()
-        # the folder inherits the graders group from the setgid inbound; narrow stock modes to it
-        self.set_perms(os.path.join(self.inbound_path, self.assignment_filename),
-                       fileperms=FILE_MODE, dirperms=DIR_MODE)
+        folder = os.path.join(self.inbound_path, self.assignment_filename)
+        if os.stat(folder).st_gid != os.stat(self.inbound_path).st_gid:
+            self.fail(f"{self.inbound_path} must be setgid (chmod g+s) so that the graders can "
+                      "read submissions; ask your instructor")
+        os.chmod(folder, GATE_MODE)
 
 
 def _owner(path: str) -> str | None:

@@ -15,6 +15,8 @@ course.py and the tests agree on every path, name and port:
     HUB_IP, HUB_PORT        where the hub's proxy listens    127.0.0.1, 8000
     HUB_API_PORT, PROXY_API_PORT  the hub and the proxy's API (loopback)  8081, 8001
     FORMGRADER_PORT         the Formgrader service (loopback) 9999
+    NBGRADER_DB_URL         the gradebook, if not SQLite in the course root; given to the
+                            instructor's processes only (it may hold a password)
     COURSE_VENV             the Python environment every server runs in, executable by every
                             user: this repo's .venv-hub (`make hub-venv`)
 """
@@ -45,6 +47,7 @@ class Settings:
     proxy_api_port: int
     formgrader_port: int
     venv: Path
+    db_url: str | None = None
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -66,6 +69,7 @@ class Settings:
             proxy_api_port=int(env.get("PROXY_API_PORT", "8001")),
             formgrader_port=int(env.get("FORMGRADER_PORT", "9999")),
             venv=Path(env.get("COURSE_VENV", str(REPO / ".venv-hub"))),
+            db_url=env.get("NBGRADER_DB_URL") or None,
         )
 
     def jupyter_config(self, role: str) -> Path:
@@ -75,7 +79,9 @@ class Settings:
     def environment(self, role: str) -> dict[str, str]:
         """What every process of that role needs: the course, the exchange, this deployment's
         nbgrader config (HERE) and the generated server config, the course's Python first."""
+        gradebook = {"NBGRADER_DB_URL": self.db_url} if self.db_url and role == "instructor" else {}
         return {
+            **gradebook,
             "NBGRADER_COURSE_ID": self.course_id,
             "NBGRADER_EXCHANGE_ROOT": str(self.exchange),
             "JUPYTER_CONFIG_PATH": os.pathsep.join([str(self.jupyter_config(role)), str(HERE)]),
