@@ -239,16 +239,20 @@ def test_students_log_in_fetch_validate_and_submit(hub, new_page, shots):
     assert "math.exp(x), 0.0" in first_nb.read_text()
 
 
-# Run as the second student: each attempt on the first student's files, by exact path.
-ATTEMPTS = r"""
+# Run as the second student: each attempt on the first student's files, by exact path;
+# prints {attempt: "allowed" or the error's type}.
+ATTEMPT = r"""
 import json, os, sys
-inbound, theirs, home, forged = sys.argv[1:5]
 def attempt(fn):
     try:
         fn()
         return "allowed"
     except OSError as exc:
         return type(exc).__name__
+"""
+
+SUBMISSION_ATTEMPTS = ATTEMPT + r"""
+inbound, theirs, home, forged = sys.argv[1:5]
 out = {
     "list inbound": attempt(lambda: os.listdir(inbound)),
     "read submission": attempt(lambda: open(os.path.join(theirs, "jacobian.ipynb")).read()),
@@ -266,15 +270,8 @@ with open(os.path.join(forged, "timestamp.txt"), "w") as fh:
 print(json.dumps(out))
 """
 
-FEEDBACK_ATTEMPTS = r"""
-import json, os, sys
+FEEDBACK_ATTEMPTS = ATTEMPT + r"""
 feedback, theirs = sys.argv[1:3]
-def attempt(fn):
-    try:
-        fn()
-        return "allowed"
-    except OSError as exc:
-        return type(exc).__name__
 print(json.dumps({
     "list feedback": attempt(lambda: os.listdir(feedback)),
     "overwrite feedback": attempt(lambda: open(theirs, "w").close()),
@@ -288,7 +285,7 @@ def test_one_student_cannot_touch_anothers_submission(hub):
     (theirs,) = hub.inbound(first)
     inbound = theirs.parent
     forged = inbound / f"{first}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
-    out = hub.as_user(second, ATTEMPTS, str(inbound), str(theirs),
+    out = hub.as_user(second, SUBMISSION_ATTEMPTS, str(inbound), str(theirs),
                       pwd.getpwnam(first).pw_dir, str(forged))
     assert out == {key: "PermissionError" for key in out}, out
     assert forged.is_dir() and forged.stat().st_uid == pwd.getpwnam(second).pw_uid
