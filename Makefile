@@ -94,7 +94,7 @@ $(HUB_VENV)/.stamp: pyproject.toml
 # passwords are printed); Ctrl-C stops it.  Root only: it creates Unix accounts.
 hub: setup
 	$(PY) deploy/hub/course.py setup --demo-users
-	cd deploy/hub && $(HUB_VENV:%=$(CURDIR)/%)/bin/python -m jupyterhub -f jupyterhub_config.py
+	cd deploy/hub && $(CURDIR)/$(HUB_VENV)/bin/python -m jupyterhub -f jupyterhub_config.py
 
 demo: setup
 	$(PY) -m autograder.demo
