@@ -5,13 +5,21 @@
 everything around it (sanitising, copying files, SaveAutoGrades, late penalties, the
 gradebook), but the notebook runs in a confined child forked from our zygote, and every test
 cell that the registry knows is scored on this side, from autograd references: the score
-nbgrader's SaveAutoGrades then reads is the cell's ``execute_result``, written by us.
+nbgrader's SaveAutoGrades then reads is the cell's ``execute_result``, written by us
+(``recording.record_decisions``).
+
+``SubmissionExporter`` reads each submitted notebook the way ``autograder grade`` does. Stock
+nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
+that notebook alone is replaced by its released version, every graded cell of it scores 0, and
+the reason is logged and shown in its test cells.
 """
 from __future__ import annotations
 
+import copy
 import os
 
 import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer
@@ -39,10 +47,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         from autograder.grade_notebook import course_secret_paths, grade_submission
 
         info = resources["nbgrader"]
+        unreadable = resources.get(UNREADABLE)
+        if unreadable:
+            return _scored_zero(nb, unreadable), resources
         coursedir = CourseDirectory(config=self.config)
-        source_path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
-                                   info["notebook"] + ".ipynb")
-        instructor = nbformat.read(source_path, as_version=4)
+        instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], info["notebook"])
         secret = course_secret(coursedir.root)
         seeds = {name: student_seed(secret, info["student"], name)
                  for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
@@ -56,9 +65,109 @@ class SandboxedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
+
+
+def _scored_zero(nb, reason: str):
+    """The stand-in for an unreadable submission: every test cell 0, with the reason (as
+    ``autograder grade`` records it)."""
+    from autograder.cells import grade_id, is_test, meta
+    from autograder.jobs import CellResult
+    from autograder.recording import record_decisions
+
+    decided = {}
+    for cell in nb.cells:
+        if is_test(cell) and grade_id(cell):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"Not graded: {reason}.\n")]
+            decided[grade_id(cell)] = CellResult(0.0, float(meta(cell).get("points") or 0), ["unreadable"], reason)
+    record_decisions(nb.cells, decided)
+    return nb
+
+
+class SubmissionExporter(NotebookExporter):
+    """nbgrader's notebook exporter, reading submissions as ``autograder grade`` does and
+    standing in the released notebook for one that cannot be read or sanitised."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
+
+    def from_filename(self, filename, resources=None, **kw):
+        from autograder.grade_notebook import BadSubmission, plan_cells, read_submission
+
+        resources = resources if resources is not None else {}
+        info = resources.get("nbgrader", {})
+        key = (info.get("assignment"), info.get("student"), info.get("notebook"))
+        name = os.path.splitext(os.path.basename(filename))[0]
+        who = f"{info.get('student')}/{name}"
+        resources.setdefault("metadata", {}).update(name=name, path=os.path.dirname(filename))
+        if any(isinstance(p, SandboxedExecute) for p in self._preprocessors):
+            # the grading pass reads what the sanitising pass wrote; a stand-in is not run
+            reason = self._replaced.pop(key, None)
+            if reason is not None:
+                resources[UNREADABLE] = reason
+            return self.from_notebook_node(nbformat.read(filename, as_version=4), resources, **kw)
+
+        coursedir = CourseDirectory(config=self.config)
+        instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], name)
+        released_path = _course_path(coursedir, coursedir.release_directory, info["assignment"], name)
+        released = nbformat.read(released_path, as_version=4) if os.path.isfile(released_path) else None
+        try:
+            student = read_submission(filename)
+            # The student's cells as the batch plans them (instructor's locked and test cells
+            # restored, tampering undone), in the released metadata: nbgrader's sanitising then
+            # meets nothing a student could have broken.
+            cells, problems = plan_cells(instructor, student)
+            for problem in problems:
+                self.log.warning("%s: %s", who, problem)
+            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell) for cell in cells],
+                                          metadata=(released or student).metadata)
+            return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
+        except BadSubmission as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - nbgrader's sanitising rejected the student's file
+            if _is_database_error(exc) or released is None:
+                raise
+            reason = f"nbgrader could not sanitise the notebook ({type(exc).__name__}: {str(exc)[:200]})"
+        if released is None:
+            raise BadSubmission(f"{who}: {reason} (and there is no released notebook to stand in for it)")
+        self.log.warning("%s: %s; every graded cell of it scores 0", who, reason)
+        self._replaced[key] = reason
+        return self.from_notebook_node(released, resources, **kw)
+
+
+def _course_path(coursedir, step: str, assignment: str, notebook: str) -> str:
+    return os.path.join(coursedir.format_path(step, ".", assignment), notebook + ".ipynb")
+
+
+def _course_notebook(coursedir, step: str, assignment: str, notebook: str):
+    """The instructor's copy of a notebook in one of the course's folders (source, release)."""
+    return nbformat.read(_course_path(coursedir, step, assignment, notebook), as_version=4)
+
+
+def _rebuilt(cell):
+    """Only what grading reads of a cell: its type, source and metadata, with nbgrader's part
+    as grading reads it (``cells.meta``: a malformed one counts as none)."""
+    from autograder.cells import meta, source
+
+    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "nbgrader"}
+    if meta(cell):
+        metadata["nbgrader"] = meta(cell)
+    new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+           "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
+    return new(source=source(cell), metadata=metadata)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+    return isinstance(exc, SQLAlchemyError)
+
+
 def install(c) -> None:
-    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``."""
+    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, and read
+    submissions with SubmissionExporter."""
     from nbgrader.converters import Autograde
+    c.Autograde.exporter_class = "autograder.preprocessor.SubmissionExporter"
     c.Autograde.autograde_preprocessors = [
         "autograder.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p
         for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]
