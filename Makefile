@@ -86,7 +86,7 @@ $(HUB_VENV)/.stamp: pyproject.toml
 	  && ln -sfn $(HUB_PYTHON) $(HUB_VENV)/bin/python3 \
 	  && sed -i 's|^home = .*|home = $(dir $(HUB_PYTHON))|; s|^executable = .*|executable = $(HUB_PYTHON)|' $(HUB_VENV)/pyvenv.cfg \
 	  && grep -rlIZ '$(CURDIR)/$(VENV)/' $(HUB_VENV)/bin $(HUB_VENV)/share/jupyter/kernels \
-	     | xargs -0 sed -i 's|$(CURDIR)/$(VENV)/|$(CURDIR)/$(HUB_VENV)/|g' \
+	     | xargs -0r sed -i 's|$(CURDIR)/$(VENV)/|$(CURDIR)/$(HUB_VENV)/|g' \
 	  && touch $@; \
 	else echo "NOTE: $(HUB_PYTHON) is missing (apt-get install python3.11-venv); hub tests will be skipped"; fi
 
