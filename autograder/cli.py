@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         pool = batch.make_pool(args.workers, args.scheduler, args.grader or batch.DEFAULT_GRADER).start()
         try:
             course = load_course(root)
-            lock = hold(course.root, course.db_url, course.course_id)
+            lock = hold(course_root=course.root, db_url=course.db_url, course_id=course.course_id)
         except CourseBusy as busy:
             pool.close()
             print(f"autograder: {busy}", file=sys.stderr)

@@ -31,7 +31,7 @@ class CourseBusy(RuntimeError):
     """Another `autograder grade` holds the course."""
 
 
-def hold(course_root: str, db_url: str, course_id: str) -> ExitStack:
+def hold(*, course_root: str, db_url: str, course_id: str) -> ExitStack:
     """Take the course's grading lock or raise CourseBusy; close the stack to release it."""
     stack = ExitStack()
     try:

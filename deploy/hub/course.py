@@ -60,7 +60,7 @@ def ensure_group(name: str) -> int:
         return grp.getgrnam(name).gr_gid
 
 
-def ensure_user(name: str, groups: list[str], password: str | None = None) -> None:
+def ensure_user(name: str, *, groups: list[str], password: str | None = None) -> None:
     """A login with a private home (0700: the nbgrader cache and notebooks are in it)."""
     try:
         pwd.getpwnam(name)
@@ -129,9 +129,9 @@ def setup(s: Settings, demo_users: bool) -> None:
         for user in (s.instructor, *DEMO_STUDENTS):
             passwords[user] = secrets.token_urlsafe(9)
             groups = [s.graders_group] if user == s.instructor else [s.students_group]
-            ensure_user(user, groups, passwords[user])
+            ensure_user(user, groups=groups, password=passwords[user])
     else:
-        ensure_user(s.instructor, [s.graders_group])
+        ensure_user(s.instructor, groups=[s.graders_group])
     s.state.mkdir(parents=True, exist_ok=True)
     os.chmod(s.state, 0o755)
     setup_exchange(s)

@@ -158,9 +158,9 @@ def hub():
     try:
         hub_course.ensure_group(s.students_group)
         hub_course.ensure_group(s.graders_group)
-        hub_course.ensure_user(s.instructor, [s.graders_group], passwords[s.instructor])
+        hub_course.ensure_user(s.instructor, groups=[s.graders_group], password=passwords[s.instructor])
         for student in students:
-            hub_course.ensure_user(student, [s.students_group], passwords[student])
+            hub_course.ensure_user(student, groups=[s.students_group], password=passwords[student])
         s = Settings.from_env(env)                     # the instructor's home exists now
         hub_course.setup(s, demo_users=False)
         for user in users:
