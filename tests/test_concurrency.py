@@ -22,8 +22,6 @@ from autograder.cli import BUSY
 from autograder.gradebook import load_course
 from test_batch import ASG, FAKE, VENV_BIN, submit, template_course  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.slow
-
 TESTS = str(Path(__file__).parent)
 STUDENTS = [f"s{i:02d}" for i in range(8)]
 SLOW = {"one": "# score: 1\n# sleep 2", "two": "# score: 0.5\n# sleep 2"}
@@ -93,6 +91,7 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 240
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_manual_grades_while_grading_and_a_second_grader_refuses(class_course, tmp_path):
     from nbgrader.api import Gradebook
 
@@ -150,3 +149,27 @@ def test_manual_grades_while_grading_and_a_second_grader_refuses(class_course, t
     again = _run_grade(root)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 notebooks graded (0 students committed), 0 failed, 8 skipped" in again.stdout
+
+
+HOLDER = """
+import sys, time
+from autograder.courselock import hold
+lock = hold(course_root=sys.argv[1], db_url="sqlite:///x", course_id="c")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_grader_leaves_no_lock(tmp_path):
+    from autograder.courselock import CourseBusy, hold
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CourseBusy, match=f"pid {holder.pid} on "):
+            hold(course_root=str(tmp_path), db_url="sqlite:///x", course_id="c")
+    finally:
+        holder.kill()          # SIGKILL: no clean-up runs
+        holder.wait()
+    hold(course_root=str(tmp_path), db_url="sqlite:///x", course_id="c").close()
