@@ -4,7 +4,8 @@ The test creates an instructor and two students (random names, removed afterward
 `deploy/hub/course.py setup` and starts JupyterHub with its proxy on 127.0.0.1.  Then:
 
 1. each student logs in (PAM), fetches `jacobians` from the Assignment List, answers
-   jacobian.ipynb (the second with a transposed Jacobian), validates and submits;
+   jacobian.ipynb (the second with a transposed Jacobian), validates and submits, and may not
+   open the Formgrader;
 2. as the second student's uid: no listing, reading, writing, renaming or deleting of the
    first student's submission, home or feedback, and a submission forged in the first
    student's name is not collected;
@@ -198,6 +199,9 @@ def hub():
 
 def _submit_from_lab(hub: Hub, page: Page, shots, student: str, code: dict[str, str]) -> None:
     hub.open_lab(page, student)
+    page_config = json.loads(page.locator("#jupyter-config-data").text_content())
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(
+        page_config["disabledExtensions"])
     labui.open_assignment_list(page)
     released = labui.assignment_rows(page, "released", 1)
     expect(released.locator(".item_course")).to_have_text(COURSE_ID)
@@ -230,8 +234,13 @@ def _submit_from_lab(hub: Hub, page: Page, shots, student: str, code: dict[str, 
 
 def test_students_log_in_fetch_validate_and_submit(hub, new_page, shots):
     first, second = hub.students
-    _submit_from_lab(hub, new_page(), shots, first, answers.CODE)
+    page = new_page()
+    _submit_from_lab(hub, page, shots, first, answers.CODE)
     _submit_from_lab(hub, new_page(), shots, second, TRANSPOSED_CODE)
+    # the Formgrader is the instructor's alone
+    response = page.goto(f"{hub.url}/services/{COURSE_ID}/formgrader")
+    assert response.status == 403
+    shots(page, "student refused the formgrader")
     for student in hub.students:
         (folder,) = hub.inbound(student)
         assert folder.stat().st_uid == pwd.getpwnam(student).pw_uid
@@ -327,6 +336,7 @@ def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(
     score_input = page.locator("input#explain_jacobian_entry")
     expect(score_input).to_be_visible(timeout=60_000)
     expect(page.locator("body")).to_contain_text("partial derivative of output i")
+    page.wait_for_load_state("networkidle")      # the grades are loaded: the input is theirs now
     score_input.fill("1")
     score_input.press("Tab")
     for _ in range(100):
