@@ -252,7 +252,7 @@ def judge(exercise, probe, outcome: Outcome, expected: Expected) -> Verdict:
                                        + outcome.stderr.strip().splitlines()[0][:200]]
     return Verdict(
         passed=bool(passed), diagnosis=diagnosis, message=message, label=probe.label, hidden=probe.hidden,
-        inputs=inputs, expected=exp_text if diagnosis != "autograd_used" else "", got=got_text,
+        edge=probe.edge, inputs=inputs, expected=exp_text if diagnosis != "autograd_used" else "", got=got_text,
         details=tuple(details),
     )
 

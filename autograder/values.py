@@ -71,6 +71,7 @@ class Verdict:
     message: str            # one or two sentences in the student's terms
     label: str = ""         # which probe
     hidden: bool = False
+    edge: bool = False      # the probe is a special case (``Probe.edge``): it only takes credit away
     inputs: str = ""        # the probe input, abbreviated, to reproduce the failure
     expected: str = ""      # the expected answer, abbreviated
     got: str = ""           # what the student returned, abbreviated
