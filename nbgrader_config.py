@@ -9,7 +9,7 @@ Environment overrides (all optional):
     NBGRADER_DB_URL         gradebook database URL. Default: SQLite file `gradebook.db` in the
                             course root. For PostgreSQL use e.g.
                             postgresql://grader:secret@db.example.org:5432/jacobians
-                            (install a driver first: `.venv/bin/pip install psycopg2-binary`).
+                            (the driver is the `[postgres]` extra, installed by `make setup`).
     NBGRADER_EXCHANGE_ROOT  the exchange directory through which assignments are released,
                             submitted and returned. Default: `<course root>/exchange`, so one
                             instructor on one machine needs no shared /srv path. On a
