@@ -109,6 +109,22 @@ TOO_LARGE = ("your function returned 1,000,000,000,000 numbers (shape (1000000, 
              "at most 67,108,864, so the answer was not read; compare its shape with the expected one")
 
 
+def _edit_json(folder: Path, grade_id: str, edit) -> None:
+    """Change the cell ``grade_id`` of the raw notebook JSON (nbformat would refuse to write it)."""
+    path = folder / f"{NB}.ipynb"
+    nb = json.loads(path.read_text())
+    edit(next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id))
+    path.write_text(json.dumps(nb))
+
+
+# Broken cells the fuzzer found costing more than themselves (tests/test_fuzz.py)
+BROKEN_CELLS = {
+    "setup_retyped": ("setup", lambda cell: cell.update(cell_type="alien")),
+    "no_source": ("jacobian_by_hand", lambda cell: cell.pop("source")),
+    "dict_grade_id": ("jacobian_by_hand", lambda cell: cell["metadata"]["nbgrader"].update(grade_id={"a": 1})),
+}
+
+
 def _char_device(path: Path) -> None:
     os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))     # what /dev/zero is
 
@@ -127,7 +143,7 @@ ATTACKS = {
 def graded(course_template, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile-files") / "course"
     shutil.copytree(course_template, root)
-    students = ["ada", "extras", "scratch", "huge", *ATTACKS]
+    students = ["ada", "extras", "scratch", "huge", *ATTACKS, *BROKEN_CELLS]
     folders = samples.write_class(root, {s: "perfect" for s in students})
     for folder in folders.values():
         for other in set(samples.NOTEBOOKS) - {NB}:
@@ -148,6 +164,8 @@ def graded(course_template, tmp_path_factory):
     _add_cell(folders["scratch"], FILL_SCRATCH % {"mark": MARK, "key": SHM_KEY})
     for gid, source in HUGE.items():
         _add_cell(folders["huge"], source, replace=gid)
+    for student, (grade_id, edit) in BROKEN_CELLS.items():
+        _edit_json(folders[student], grade_id, edit)
 
     summary = batch.grade(load_course(str(root)), ASG, workers=2, tty=False)
     scores = {student: {k: v for k, v in row.items() if k in FULL}
@@ -175,7 +193,7 @@ def problems(summary, student: str) -> list[str]:
 # ----------------------------------------------------------------------------- tests
 def test_the_batch_finishes_and_the_others_keep_full_marks(graded):
     summary = graded["summary"]
-    assert not summary.interrupted and summary.students_committed == 9
+    assert not summary.interrupted and summary.students_committed == 12
     for student in ("ada", "extras", "scratch"):
         assert graded["scores"][student] == FULL
         assert (student, NB, "7/8") in summary.graded
@@ -260,3 +278,12 @@ def test_collect_refuses_links_and_special_files(course):
                  not_copied("source", "a symbolic link"), not_copied("zero", "a symbolic link")):
         assert line in log
     assert re.search(r"Not collected: \S*mal\+jacobians\+.* is not a submission folder \(a symbolic link\)", log)
+
+
+def test_a_broken_cell_costs_at_most_its_own_exercise(graded):
+    scores, summary = graded["scores"], graded["summary"]
+    assert scores["setup_retyped"] == FULL
+    assert problems(summary, "setup_retyped") == ["a malformed cell was dropped"]
+    assert scores["no_source"] == {**FULL, "test_jacobian_by_hand": 0.0, NB: 4.0}
+    assert scores["dict_grade_id"] == FULL
+    assert not [f for f in summary.failed if f[0] in BROKEN_CELLS]
