@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import stat
 
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import AssignLatePenalties, NbGraderPreprocessor
 from traitlets import Float
+
+from . import files
 
 TIMESTAMP_FILE = "timestamp.txt"
 MAX_TIMESTAMP_BYTES = 200
@@ -64,14 +65,13 @@ def read_timestamp(folder: str) -> tuple[dt.datetime | None, str | None]:
     """(submission time as naive UTC, None) or (None, what is wrong with timestamp.txt)."""
     from nbgrader.utils import parse_utc
 
-    path = os.path.join(folder, TIMESTAMP_FILE)
     try:
-        info = os.lstat(path)
+        fd = files.open_regular(os.path.join(folder, TIMESTAMP_FILE))
     except FileNotFoundError:
         return None, f"no {TIMESTAMP_FILE}: {UNKNOWN_TIME_RULE}"
-    if not stat.S_ISREG(info.st_mode):
-        return None, f"{TIMESTAMP_FILE} is not a regular file: {UNKNOWN_TIME_RULE}"
-    with open(path, "rb") as fh:
+    except files.NotRegularFile as exc:
+        return None, f"{TIMESTAMP_FILE} is {exc.kind}, not a regular file: {UNKNOWN_TIME_RULE}"
+    with os.fdopen(fd, "rb") as fh:
         raw = fh.read(MAX_TIMESTAMP_BYTES + 1)
     text = raw[:MAX_TIMESTAMP_BYTES].decode("utf-8", "replace").strip()
     if len(raw) > MAX_TIMESTAMP_BYTES:

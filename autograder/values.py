@@ -17,6 +17,7 @@ class Unconvertible:
     """A return value we could not turn into numbers (a dict, a sympy matrix, ...)."""
     type_name: str
     text: str  # a short repr, for feedback
+    too_large: bool = False   # numbers, but more than the grader reads (text: the shape and count)
 
 
 # None | bool | int | float | str | np.ndarray (float64) | tuple[PlainValue, ...] | Unconvertible

@@ -12,6 +12,8 @@ Session-scoped and read-only unless said otherwise; copy before modifying.
 * ``regenerate``       -- the scripts/regenerate.py module (build_release, build_solutions)
 * ``graded_class``     -- (module scope) a copy of the template with REPORT_CLASS handed in,
                           graded by `autograder grade`, and ada's feedback generated
+* ``postgres``         -- a throw-away PostgreSQL server on 127.0.0.1 (tests/pgcluster.py);
+                          ``postgres.create_database(name)`` returns a fresh database's URL
 """
 from __future__ import annotations
 
@@ -69,6 +71,18 @@ def make_class(course_template, tmp_path):
         return dest
 
     return build
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from pgcluster import PostgresCluster, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster.start()
+    yield cluster
+    cluster.stop()
 
 
 # perfect, blank, a mistake two students share, and mistakes of one student each

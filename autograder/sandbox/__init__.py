@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from autograder.sandbox import wire
-from autograder.sandbox.isolation import Confinement
+from autograder.sandbox.isolation import SCRATCH_ROOT, Confinement
 from autograder.sandbox.reports import Ready
 
 INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
@@ -130,6 +130,7 @@ class Session:
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead: str | None = None
         self.isolation: list[str] = []
+        self.skipped: list[str] = []      # submitted files the child's working folder lacks, and why
 
     def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         import torch
@@ -208,6 +209,7 @@ class Session:
         if not isinstance(ready, Ready):
             self._die("did not start properly")
         self.isolation = list(ready.isolation)
+        self.skipped = [str(line) for line in ready.skipped]
 
     def run_cell(self, source: str, timeout: float):
         return self._roundtrip({"op": "run", "source": source}, timeout)
@@ -275,16 +277,12 @@ class Sandbox:
     @contextmanager
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
                 figures: bool = True, start_timeout: float = 30.0):
-        scratch = tempfile.mkdtemp(prefix="autograder-run-")
+        # The child fills it (with the submission's regular files only), on a private tmpfs
+        # when it can mount one; without root, here.
+        scratch = tempfile.mkdtemp(prefix="autograder-run-", dir=SCRATCH_ROOT)
         try:
-            if files_dir and os.path.isdir(files_dir):
-                shutil.copytree(files_dir, scratch, dirs_exist_ok=True, symlinks=True)
-            if self.uid is not None:
-                for root, dirs, files in os.walk(scratch):
-                    for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                        os.lchown(name, self.uid, self.uid)
-            os.chmod(scratch, 0o700)
-            conf = Confinement(uid=self.uid, scratch=scratch, hide_paths=tuple(hide_paths), memory_mb=memory_mb)
+            conf = Confinement(uid=self.uid, scratch=scratch, files=files_dir or None, hide_paths=tuple(hide_paths),
+                               memory_mb=memory_mb, readable=(self.share_files().dir,))
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap,

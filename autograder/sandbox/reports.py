@@ -15,3 +15,4 @@ class CellReport:
 class Ready:
     pid: int
     isolation: list = field(default_factory=list)  # what isolation the child could apply
+    skipped: list = field(default_factory=list)    # submitted files left out of its working folder
