@@ -79,10 +79,15 @@ def _private_tmp(conf: Confinement) -> None:
     A tmpfs is mounted on /tmp; its folders tmp/, var-tmp/, dev-shm/ and run-lock/ are then
     bound over those places, so whatever student code writes there (or in its working folder,
     inside the new /tmp) counts against one limit and vanishes with the child's mount
-    namespace. The probe folders under /dev/shm are bound back, read-only, through descriptors opened before
-    the cover went on.
+    namespace. The probe folders under /dev/shm, and the interpreter's own folders where they
+    lie under one of those places (a checkout in /tmp), are bound back, read-only, through
+    descriptors opened before the cover went on.
     """
-    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW) for path in conf.readable}
+    no_exec = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    wanted = {**{path: MS_RDONLY | MS_NOSUID | MS_NODEV for path in _outermost(
+        p for p in _interpreter_paths() if any(_within(p, place) for place in PRIVATE_TMP))},
+        **{path: no_exec for path in conf.readable}}
+    kept = {path: (os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), flags) for path, flags in wanted.items()}
     options = f"size={conf.scratch_mb}m,nr_inodes=16384,mode=755".encode()
     _check(_libc.mount(b"tmpfs", os.fsencode(SCRATCH_ROOT), b"tmpfs", MS_NOSUID | MS_NODEV, options),
            "private /tmp")
@@ -95,10 +100,31 @@ def _private_tmp(conf: Confinement) -> None:
     for place, fd in folders.items():      # only now: the first one covers SCRATCH_ROOT itself
         _bind(fd, place)
         os.close(fd)
-    for path, fd in kept.items():
-        os.mkdir(path, 0o711)
-        _bind(fd, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path, (fd, flags) in kept.items():
+        os.makedirs(path, 0o711, exist_ok=True)
+        _bind(fd, path, flags)
         os.close(fd)
+
+
+def _interpreter_paths() -> set[str]:
+    """The folders the child's Python needs: its installation, the venv, this package's root
+    and every folder on ``sys.path``."""
+    import autograder
+    return {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
+                                          *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p)))}
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _outermost(paths) -> list[str]:
+    """The paths that lie inside none of the others."""
+    out: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(_within(path, kept) for kept in out):
+            out.append(path)
+    return out
 
 
 def _fill_scratch(conf: Confinement, files_fd: int | None) -> list[str]:
@@ -180,9 +206,7 @@ def confine(conf: Confinement) -> tuple[list[str], list[str]]:
     if namespaced:
         _hide(conf.hide_paths)
         if conf.uid is not None:
-            import autograder
-            _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
-                     *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
+            _expose(_interpreter_paths())
         applied += ["mount namespace (course secrets hidden)", "no network",
                     f"private /tmp, /var/tmp, /dev/shm, /run/lock and home ({conf.scratch_mb} MB in all)",
                     "private IPC"]

@@ -10,7 +10,7 @@ c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this 
 
 c.CourseDirectory.course_id = os.environ["NBGRADER_COURSE_ID"]
 c.Exchange.root = os.environ["NBGRADER_EXCHANGE_ROOT"]
-# Submissions readable by their author and the graders only; collect trusts file owners, not
-# folder names (private_exchange.py, beside this file).
+# Submissions readable by their author and the graders only (private_exchange.py, beside this
+# file); the course's collect (its own nbgrader_config.py) trusts file owners, not folder names.
 c.ExchangeFactory.submit = "private_exchange.PrivateSubmit"
-c.ExchangeFactory.collect = "private_exchange.OwnerCheckedCollect"
+c.RegularFilesCollect.owner_must_match = True
