@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from autograder.sandbox import wire
+from autograder.sandbox.files import copy_new_files
 from autograder.sandbox.isolation import Confinement
 from autograder.sandbox.reports import Ready
 
@@ -130,6 +131,7 @@ class Session:
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead: str | None = None
         self.isolation: list[str] = []
+        self.files_skipped: list[str] = []
 
     def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         import torch
@@ -212,6 +214,11 @@ class Session:
     def run_cell(self, source: str, timeout: float):
         return self._roundtrip({"op": "run", "source": source}, timeout)
 
+    def proxy(self, action: str, payload: bytes, timeout: float):
+        """Do ``action`` to the student's objects (see sandbox/remote.py); ``payload`` is the
+        pickled (target, args, kwargs)."""
+        return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
+
     def call(self, name: str, probe, by_hand: bool, timeout: float):
         args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
@@ -274,7 +281,11 @@ class Sandbox:
 
     @contextmanager
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
-                figures: bool = True, start_timeout: float = 30.0):
+                figures: bool = True, start_timeout: float = 30.0, environment: dict | None = None,
+                files_out: str | None = None):
+        """``environment``: variables for student code besides the basics; ``files_out``: where
+        the files the notebook creates are copied when it is done (``Session.files_skipped``
+        says what was left out)."""
         scratch = tempfile.mkdtemp(prefix="autograder-run-")
         try:
             if files_dir and os.path.isdir(files_dir):
@@ -288,7 +299,7 @@ class Sandbox:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap,
-                                       "figures": figures},
+                                       "figures": figures, "environment": dict(environment or {})},
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()
@@ -299,6 +310,8 @@ class Sandbox:
             finally:
                 ours.close()
                 self.reap()
+                if files_out:
+                    session.files_skipped = copy_new_files(scratch, files_out)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -15,3 +15,59 @@ class CellReport:
 class Ready:
     pid: int
     isolation: list = field(default_factory=list)  # what isolation the child could apply
+
+
+# ---- what a proxied request brings back (sandbox/remote.py exports, proxies.py imports) ----
+
+@dataclass
+class Handle:
+    """A student object that is not plain data: it stays in the child, reached by ``id``."""
+    id: int
+    type_name: str
+    callable: bool = False
+
+
+@dataclass
+class Named:
+    """A module, or a function or class of a module (``qualname`` set), named as the child
+    found it; the grader uses its own copy when it has one, else ``handle``."""
+    module: str
+    qualname: str
+    handle: Handle
+
+
+@dataclass
+class ArrayData:
+    """A numpy array, numpy scalar (``kind="scalar"``) or torch tensor of numbers or booleans."""
+    values: object              # float64 numpy array, cast back to ``dtype`` by the grader
+    dtype: str
+    kind: str                   # "numpy" | "scalar" | "torch"
+
+
+@dataclass
+class Pairs:
+    """A dict, as [key, value] pairs: keys need not be strings."""
+    items: list
+
+
+@dataclass
+class SetData:
+    items: list
+    frozen: bool = False
+
+
+@dataclass
+class RemoteError:
+    """An exception raised by student code during a proxied request."""
+    exc_type: str
+    message: str
+    bases: list = field(default_factory=list)   # built-in exception classes it derives from
+    where: str = ""                              # the student's line it came from
+
+
+@dataclass
+class ProxyReply:
+    value: object = None        # plain data, Handle, Named, ArrayData, Pairs, SetData, nested
+    error: RemoteError | None = None
+    outputs: list = field(default_factory=list)  # what student code printed meanwhile
+    truncated: bool = False
