@@ -5,8 +5,8 @@ from the notebook, and whatever it does with them, become requests to the child
 (``sandbox/remote.py``), which answers with plain data: numbers, strings, numpy arrays,
 tensors, lists, tuples, dicts and sets are rebuilt here as our own objects, so the test
 cell's comparisons, asserts and hashes run on values the student's code can no longer
-touch. A module, or a module's function or class, is our own copy of it (only ever from the
-installed libraries), so a student who patched ``numpy.allclose`` patched it for nobody.
+touch. A module is our own copy of it (only ever an installed library), so a student who
+patched ``numpy.allclose`` patched it for nobody.
 Anything else stays in the child as a ``Remote``: calling it, taking an attribute or an item,
 its length, its items or its text are requests; comparing it or asking whether it is true
 cannot be answered with data and fails the cell with a ``BoundaryError``.
@@ -28,7 +28,7 @@ import types
 import numpy as np
 
 from autograder.sandbox import ChildDied, Interrupted, remote
-from autograder.sandbox.reports import ArrayData, Handle, Named, Pairs, ProxyReply, RemoteError, SetData
+from autograder.sandbox.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
 
 _TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 
@@ -79,8 +79,8 @@ class Channel:
             return (frozenset if value.frozen is True else set)(self.trusted(v, depth + 1) for v in value.items)
         if isinstance(value, ArrayData):
             return _array(value)
-        if isinstance(value, Named) and isinstance(value.module, str) and isinstance(value.qualname, str):
-            own = _own_copy(value.module, value.qualname)
+        if isinstance(value, ModuleRef) and isinstance(value.name, str):
+            own = _own_module(value.name)
             return own if own is not None else self.trusted(value.handle, depth + 1)
         if isinstance(value, Handle) and type(value.id) is int and isinstance(value.type_name, str):
             return Remote(self, value)
@@ -185,26 +185,24 @@ def _installed_dirs() -> tuple[str, ...]:
     return tuple(os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib"))
 
 
-def _own_copy(module: str, qualname: str):
-    """Our copy of an installed module, or of its function or class; None if there is none.
-    Only imported modules and installed libraries: a name from the student cannot make us
-    run a file they submitted."""
-    own = sys.modules.get(module)
-    if own is None:
-        try:
-            spec = importlib.util.find_spec(module.split(".")[0])
-        except (ImportError, ValueError):
-            return None
-        origin = getattr(spec, "origin", None)
-        if not origin or not (origin in ("built-in", "frozen") or os.path.realpath(origin).startswith(_installed_dirs())):
-            return None
-        try:
-            own = importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - not importable here: the student's object stays remote
-            return None
-    for part in qualname.split(".") if qualname else ():
-        own = getattr(own, part, None)
-    return own
+def _own_module(name: str):
+    """Our copy of an installed module; None if there is none. Only modules: a student who
+    names ``os.remove`` or ``eval`` as their function gets a function that runs in their
+    process, never ours. And only imported or installed ones: a name from the student
+    cannot make us run a file they submitted."""
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        spec = importlib.util.find_spec(name.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None)
+    if not origin or not (origin in ("built-in", "frozen") or os.path.realpath(origin).startswith(_installed_dirs())):
+        return None
+    try:
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - not importable here: the student's module stays remote
+        return None
 
 
 # ---- requests: what the test cell hands to the student's code ------------------------
@@ -217,7 +215,7 @@ class _Pickler(pickle.Pickler):
             return remote.handle, (obj._handle.id,)
         if isinstance(obj, types.ModuleType):
             return importlib.import_module, (obj.__name__,)
-        if isinstance(obj, types.FunctionType) and _own_copy(obj.__module__, obj.__qualname__) is not obj:
+        if isinstance(obj, types.FunctionType) and not _importable(obj):
             return _portable(obj)
         return NotImplemented
 
@@ -229,6 +227,14 @@ def _dumps(value) -> bytes:
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
         raise BoundaryError(f"the test cell passes something the student's code cannot be given ({exc})") from None
     return buffer.getvalue()
+
+
+def _importable(fn: types.FunctionType) -> bool:
+    """Pickled by reference (the child imports it by name), like a library's function."""
+    found = sys.modules.get(fn.__module__)
+    for part in fn.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is fn
 
 
 def _portable(fn: types.FunctionType):

@@ -75,6 +75,21 @@ def run_test_cell(session, cell, kept: dict, limits: Limits, deadline: float) ->
     return CellResult(float(score or 0.0), points, ["error"] if failure else [], "")
 
 
+def keep_imports(cell, kept: dict) -> None:
+    """Do the imports of an instructor's locked cell here too: a test cell that uses a helper
+    the instructor imported there (``assert_allclose``) gets ours, whatever the student rebinds."""
+    try:
+        tree = ast.parse(source(cell))
+    except SyntaxError:
+        return
+    for node in tree.body:
+        if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and not node.level):
+            try:
+                exec(compile(ast.Module(body=[node], type_ignores=[]), "<locked cell>", "exec"), kept)
+            except Exception:  # noqa: BLE001 - a module only the notebook's folder has: the name stays the student's
+                pass
+
+
 def _compiled(text: str, filename: str):
     """The cell as code, with its last expression apart (its value is the cell's result)."""
     try:

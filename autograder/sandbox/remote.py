@@ -3,8 +3,8 @@
 When an instructor's test cell runs on the trusted side (``autograder/proxies.py``), every
 name it reads from the notebook, every call of a student's function, attribute or item it
 takes comes here as one request. We do it to the student's objects and send back plain data
-(numbers, strings, arrays, nested containers), or a ``Handle`` for an object that is not
-data, so the grader can keep reaching it. Arguments arrive pickled by the grader: plain
+(numbers, strings, arrays, nested containers), a module's name, or a ``Handle`` for an
+object that is not data, so the grader can keep reaching it. Arguments arrive pickled by the grader: plain
 data, handles, and the test cell's own functions as code (``rebuild_function``), which then
 run here, in the student's process, like everything else they call.
 """
@@ -19,7 +19,7 @@ import types
 import numpy as np
 
 from autograder.calling import locate_error
-from autograder.sandbox.reports import ArrayData, Handle, Named, Pairs, ProxyReply, RemoteError, SetData
+from autograder.sandbox.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
 
 MAX_ITEMS = 200_000          # numbers and items in one reply; more is not "plain data" any more
 MAX_TEXT = 1 << 20           # characters of one string
@@ -104,7 +104,9 @@ def export(value, count: list, depth: int = 0):
     array = _array(value, count)
     if array is not None:
         return array
-    return _named(value) or _handle(value)
+    if isinstance(value, types.ModuleType):
+        return ModuleRef(name=value.__name__, handle=_handle(value))
+    return _handle(value)
 
 
 def _array(value, count: list) -> ArrayData | None:
@@ -124,19 +126,6 @@ def _array(value, count: list) -> ArrayData | None:
     if count[0] > MAX_ITEMS:
         raise TooLarge(f"an array of {values.size} numbers")
     return ArrayData(values=values, dtype=dtype, kind=kind)
-
-
-def _named(value) -> Named | None:
-    """A module, or a module's own function or class, by name (not one the notebook defined)."""
-    if isinstance(value, types.ModuleType):
-        return Named(module=value.__name__, qualname="", handle=_handle(value))
-    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str) or module == "__main__" or "<" in qualname:
-        return None
-    found = sys.modules.get(module)
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    return Named(module=module, qualname=qualname, handle=_handle(value)) if found is value else None
 
 
 def _handle(value) -> Handle:

@@ -28,11 +28,10 @@ class Handle:
 
 
 @dataclass
-class Named:
-    """A module, or a function or class of a module (``qualname`` set), named as the child
-    found it; the grader uses its own copy when it has one, else ``handle``."""
-    module: str
-    qualname: str
+class ModuleRef:
+    """A module, by the name the child knows it by: the grader uses its own copy of an
+    installed module, else ``handle``."""
+    name: str
     handle: Handle
 
 
@@ -67,7 +66,7 @@ class RemoteError:
 
 @dataclass
 class ProxyReply:
-    value: object = None        # plain data, Handle, Named, ArrayData, Pairs, SetData, nested
+    value: object = None        # plain data, Handle, ModuleRef, ArrayData, Pairs, SetData, nested
     error: RemoteError | None = None
     outputs: list = field(default_factory=list)  # what student code printed meanwhile
     truncated: bool = False

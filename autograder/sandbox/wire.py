@@ -99,7 +99,7 @@ def _decodable() -> dict[str, type]:
     from autograder.sandbox import reports
     from autograder.values import Outcome, StudentError, Unconvertible
     return {cls.__name__: cls for cls in (Outcome, StudentError, Unconvertible, reports.CellReport, reports.Ready,
-                                          reports.Handle, reports.Named, reports.ArrayData, reports.Pairs,
+                                          reports.Handle, reports.ModuleRef, reports.ArrayData, reports.Pairs,
                                           reports.SetData, reports.RemoteError, reports.ProxyReply)}
 
 
