@@ -25,7 +25,7 @@ from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
-from autograder.trusted_tests import CANNOT_CROSS, keep_imports, run_test_cell
+from autograder.trusted_tests import CANNOT_CROSS, InstructorSide
 from autograder.values import Outcome, StudentError, Unconvertible, failed_outcome
 
 # What in a course root student code must never see while it runs.
@@ -286,13 +286,12 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
     sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
     deadline = started + limits.notebook_timeout
     dead: str | None = None
-    # what the instructor's cells define for the test cells that run on this side
-    kept: dict = {}
     instructor_tests = any(_is_test(c) and tested_exercise(c) not in exercises.EXERCISES for c in plan)
     with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
                                                limits.complete_notebook, environment=AUTOGRADE_ENVIRONMENT,
                                                files_out=files_out) as session:
         graded.timings["start"] = time.monotonic() - started
+        trusted = InstructorSide(session) if instructor_tests else None
         count = 0
         last_test = max((i for i, c in enumerate(plan) if _is_test(c)), default=len(plan))
         for index, cell in enumerate(plan):
@@ -320,14 +319,14 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 if _is_test(cell):
                     graded.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
             elif _is_test(cell):   # the instructor's code, run here on the student's values
-                graded.cells[gid] = run_test_cell(session, cell, kept, limits, deadline)
+                graded.cells[gid] = trusted.run(cell, limits, deadline)
                 if CANNOT_CROSS in graded.cells[gid].diagnoses:
                     graded.problems.append(f"test cell '{gid}' scored 0: {graded.cells[gid].message}")
                 dead = dead or session.dead
             else:
                 dead = _run_code_cell(session, cell, limits)
-                if instructor_tests and _meta(cell).get("locked"):
-                    keep_imports(cell, kept)
+                if trusted and _meta(cell).get("locked"):
+                    trusted.keep_imports(cell)
         graded.timings["isolation"] = session.isolation
     graded.problems += [f"a file the notebook wrote was not kept: {why}" for why in session.files_skipped]
     if dead:

@@ -38,11 +38,15 @@ class BoundaryError(Exception):
 
 
 class Channel:
-    """One test cell's line to the child: requests share the cell's time limit, and what the
+    """The test cells' line to the child: a cell's requests share its time limit, and what the
     student's code prints meanwhile goes where the test cell's own output goes."""
 
-    def __init__(self, session, deadline: float, timeout: float):
-        self.session, self.deadline, self.timeout = session, deadline, timeout
+    def __init__(self, session):
+        self.session, self.deadline, self.timeout = session, 0.0, 0.0
+
+    def start(self, deadline: float, timeout: float) -> None:
+        """A new test cell: its requests share ``timeout`` seconds, up to ``deadline``."""
+        self.deadline, self.timeout = deadline, timeout
 
     def lookup(self, name: str):
         return self.ask("lookup", name)

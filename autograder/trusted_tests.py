@@ -31,8 +31,8 @@ class _CellGlobals(dict):
     """The test cell's namespace: its own names, then the student's, fetched when first read.
     Built-in names stay ours: a student's ``print`` or ``len`` is not the test cell's."""
 
-    def __init__(self, channel: Channel, kept: dict):
-        super().__init__(kept, __builtins__=builtins, __name__="__instructor__")
+    def __init__(self, channel: Channel, names: dict):
+        super().__init__(names, __builtins__=builtins, __name__="__instructor__")
         self.channel, self.fetched = channel, set()
 
     def __missing__(self, name: str):
@@ -44,50 +44,56 @@ class _CellGlobals(dict):
         return value
 
 
-def run_test_cell(session, cell, kept: dict, limits: Limits, deadline: float) -> CellResult:
-    """Run ``cell`` here; set its outputs and return its score. ``kept`` carries what earlier
-    test cells of the notebook defined (helpers, imports) and takes what this one defines."""
-    from nbgrader.utils import determine_grade
+class InstructorSide:
+    """The trusted side of one notebook's instructor test cells: one line to the notebook's
+    process, and the names the instructor's cells define (helpers, imports) for the next ones."""
 
-    channel = Channel(session, min(time.monotonic() + limits.cell_timeout, deadline), limits.cell_timeout)
-    namespace = _CellGlobals(channel, kept)
-    filename = f"<test cell {grade_id(cell)}>"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    result, failure = None, None
-    try:
-        code, last = _compiled(source(cell), filename)
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            exec(code, namespace)
-            if last is not None:
-                result = eval(last, namespace)
-                result = None if result is None else repr(result)
-    except BaseException as exc:  # noqa: BLE001 - the instructor's code failed: the cell scores 0, as stock
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        failure = exc
-    kept.update({k: v for k, v in namespace.items() if k not in namespace.fetched and not k.startswith("__")})
-    cell.outputs = _outputs(stdout.getvalue(), stderr.getvalue(), result, failure, cell.execution_count,
-                            filename, limits.output_bytes)
-    score, points = determine_grade(cell)
-    if isinstance(failure, (BoundaryError, ChildDied)):
-        return CellResult(0.0, points, [CANNOT_CROSS if isinstance(failure, BoundaryError) else "kernel_died"],
-                          str(failure))
-    return CellResult(float(score or 0.0), points, ["error"] if failure else [], "")
+    def __init__(self, session):
+        self.channel = Channel(session)
+        self.names: dict = {}
 
+    def run(self, cell, limits: Limits, deadline: float) -> CellResult:
+        """Run test ``cell`` here; set its outputs and return its score."""
+        from nbgrader.utils import determine_grade
 
-def keep_imports(cell, kept: dict) -> None:
-    """Do the imports of an instructor's locked cell here too: a test cell that uses a helper
-    the instructor imported there (``assert_allclose``) gets ours, whatever the student rebinds."""
-    try:
-        tree = ast.parse(source(cell))
-    except SyntaxError:
-        return
-    for node in tree.body:
-        if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and not node.level):
-            try:
-                exec(compile(ast.Module(body=[node], type_ignores=[]), "<locked cell>", "exec"), kept)
-            except Exception:  # noqa: BLE001 - a module only the notebook's folder has: the name stays the student's
-                pass
+        self.channel.start(deadline=min(time.monotonic() + limits.cell_timeout, deadline), timeout=limits.cell_timeout)
+        namespace = _CellGlobals(self.channel, self.names)
+        filename = f"<test cell {grade_id(cell)}>"
+        stdout, stderr = io.StringIO(), io.StringIO()
+        result, failure = None, None
+        try:
+            code, last = _compiled(source(cell), filename)
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                exec(code, namespace)
+                if last is not None:
+                    result = eval(last, namespace)
+                    result = None if result is None else repr(result)
+        except BaseException as exc:  # noqa: BLE001 - the instructor's code failed: the cell scores 0, as stock
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failure = exc
+        self.names.update({k: v for k, v in namespace.items() if k not in namespace.fetched and not k.startswith("__")})
+        cell.outputs = _outputs(stdout.getvalue(), stderr.getvalue(), result, failure, cell.execution_count,
+                                filename, limits.output_bytes)
+        score, points = determine_grade(cell)
+        if isinstance(failure, (BoundaryError, ChildDied)):
+            return CellResult(0.0, points, [CANNOT_CROSS if isinstance(failure, BoundaryError) else "kernel_died"],
+                              str(failure))
+        return CellResult(float(score or 0.0), points, ["error"] if failure else [], "")
+
+    def keep_imports(self, cell) -> None:
+        """Do the imports of an instructor's locked cell here too: a test cell that uses a helper
+        the instructor imported there (``assert_allclose``) gets ours, whatever the student rebinds."""
+        try:
+            tree = ast.parse(source(cell))
+        except SyntaxError:
+            return
+        for node in tree.body:
+            if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and not node.level):
+                try:
+                    exec(compile(ast.Module(body=[node], type_ignores=[]), "<locked cell>", "exec"), self.names)
+                except Exception:  # noqa: BLE001 - a module only the notebook's folder has: the name stays the student's
+                    pass
 
 
 def _compiled(text: str, filename: str):
