@@ -34,6 +34,10 @@ TESTS = {
     "test_locked_helper": "assert_allclose(square(1.5), 2.25)",
     "test_raises": "def raises(f, kind):\n    try:\n        f()\n    except kind:\n        return True\n"
                    "    return False\nassert raises(lambda: square('a'), TypeError)",
+    # partial credit by a number, and a student function one test cell keeps for the next
+    "test_partial": "sum(square(x) == x * x for x in range(2, 6)) / 4",
+    "test_keeps": "sq = square\nassert sq(2) == 4",
+    "test_kept": "assert sq(5) == 25",
 }
 
 
