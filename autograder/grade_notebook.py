@@ -23,6 +23,7 @@ from autograder.cells import TEST_PREFIX, released_sources, tested_exercise
 from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
+from autograder.recording import record_decisions
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
 from autograder.trusted_tests import CANNOT_CROSS, InstructorSide
@@ -87,6 +88,11 @@ def _lenient_read(path: str):
     return nbformat.from_dict(data)
 
 
+def is_cell(cell) -> bool:
+    """A cell grading can use; any other entry of a notebook's cell list is dropped."""
+    return isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw")
+
+
 _GRADING_KEYS = ("grade", "grade_id", "locked", "points", "solution", "task")
 
 
@@ -112,7 +118,7 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
     graded_meta = {gid: _meta(c) for c in instructor.cells if (gid := _grade_id(c))}
     problems, plan, seen = [], [], set()
     for cell in student.cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+        if not is_cell(cell):
             problems.append("a malformed cell was dropped")
             continue
         gid = _grade_id(cell)
@@ -189,10 +195,6 @@ def _keep_tests_after_solutions(plan: list) -> list[str]:
 
 def _stream(text: str, name: str = "stdout"):
     return nbformat.v4.new_output("stream", name=name, text=text)
-
-
-def _score_output(score: float):
-    return nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)
 
 
 def _sanitise(outputs: list, execution_count: int | None) -> list:
@@ -331,6 +333,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
     graded.problems += [f"a file the notebook wrote was not kept: {why}" for why in session.files_skipped]
     if dead:
         graded.problems.append(f"the notebook's process {dead}; cells after that scored 0")
+    graded.problems += record_decisions(plan, graded.cells)
     graded.notebook.cells = plan
     graded.timings["total"] = time.monotonic() - started
     return graded
@@ -349,7 +352,7 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
         return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
     score = min(score * points / exercise.points, points)   # the instructor's points are what count
     text = feedback.render(exercise, verdicts, violation, score)
-    cell.outputs = [_stream(text), _score_output(round(score, 2))]
+    cell.outputs = [_stream(text)]
     diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
     return CellResult(round(score, 2), points, diagnoses, text)
 

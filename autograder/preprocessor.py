@@ -8,14 +8,22 @@ fails as it would stock. nbgrader still does everything around it (sanitising, r
 instructor's cells from the gradebook, copying files, SaveAutoGrades, late penalties, the
 gradebook), but the notebook runs in a confined child forked from our zygote, and every test
 cell is scored on this side: from autograd references for the registry's exercises, by
-running the instructor's code here for the others.
+running the instructor's code here for the others. The score nbgrader's SaveAutoGrades then
+reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
+
+``SubmissionExporter`` reads each submitted notebook the way ``autograder grade`` does. Stock
+nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
+that notebook alone is replaced by its released version, every graded cell of it scores 0, and
+the reason is logged and shown in its test cells.
 """
 from __future__ import annotations
 
+import copy
 import os
 
 import nbformat
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+from nbconvert.exporters import NotebookExporter
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
@@ -47,6 +55,9 @@ class SandboxedExecute(Execute):
 
         self._check_kernel(nb)
         info = resources["nbgrader"]
+        unreadable = resources.get(UNREADABLE)
+        if unreadable:
+            return _scored_zero(nb, unreadable), resources
         coursedir = CourseDirectory(config=self.config)
         source_path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
                                    info["notebook"] + ".ipynb")
@@ -88,9 +99,95 @@ def _as_in_gradebook(instructor, info: dict):
     return instructor
 
 
+UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
+
+
+def _scored_zero(nb, reason: str):
+    """The stand-in for an unreadable submission: every test cell 0, with the reason (as
+    ``autograder grade`` records it)."""
+    from autograder.cells import grade_id, is_test, meta
+    from autograder.jobs import CellResult
+    from autograder.recording import record_decisions
+
+    decided = {}
+    for cell in nb.cells:
+        if is_test(cell) and grade_id(cell):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"Not graded: {reason}.\n")]
+            decided[grade_id(cell)] = CellResult(0.0, float(meta(cell).get("points") or 0), ["unreadable"], reason)
+    record_decisions(nb.cells, decided)
+    return nb
+
+
+class SubmissionExporter(NotebookExporter):
+    """nbgrader's notebook exporter, reading submissions as ``autograder grade`` does and
+    standing in the released notebook for one that cannot be read or sanitised."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
+
+    def from_filename(self, filename, resources=None, **kw):
+        from autograder.grade_notebook import BadSubmission, read_submission
+
+        resources = resources if resources is not None else {}
+        info = resources.get("nbgrader", {})
+        key = (info.get("assignment"), info.get("student"), info.get("notebook"))
+        name = os.path.splitext(os.path.basename(filename))[0]
+        resources.setdefault("metadata", {}).update(name=name, path=os.path.dirname(filename))
+        if any(isinstance(p, SandboxedExecute) for p in self._preprocessors):
+            # the grading pass reads what the sanitising pass wrote; a stand-in is not run
+            reason = self._replaced.pop(key, None)
+            if reason is not None:
+                resources[UNREADABLE] = reason
+            return self.from_notebook_node(nbformat.read(filename, as_version=4), resources, **kw)
+        try:
+            nb = read_submission(filename)
+            return self.from_notebook_node(_well_formed_cells(nb), copy.deepcopy(resources), **kw)
+        except BadSubmission as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - nbgrader's sanitising rejected the student's file
+            if _is_database_error(exc):
+                raise
+            reason = f"nbgrader could not sanitise the notebook ({type(exc).__name__}: {str(exc)[:200]})"
+        self.log.warning("%s/%s: %s; every graded cell of it scores 0", info.get("student"), name, reason)
+        self._replaced[key] = reason
+        return self.from_notebook_node(self._released(info, name), resources, **kw)
+
+    def _released(self, info: dict, notebook: str):
+        coursedir = CourseDirectory(config=self.config)
+        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]),
+                            notebook + ".ipynb")
+        return nbformat.read(path, as_version=4)
+
+
+def _well_formed_cells(nb):
+    """Only the cells grading reads (type, source, metadata), as ``plan_cells`` keeps them: a
+    malformed cell is dropped instead of failing nbgrader's sanitising of the whole notebook."""
+    from autograder.grade_notebook import is_cell
+    nb.cells = [_rebuilt(cell) for cell in nb.cells if is_cell(cell)]
+    return nb
+
+
+def _rebuilt(cell):
+    new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+           "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
+    rebuilt = new(source=cell.get("source", ""), metadata=cell.get("metadata", {}))
+    if cell["cell_type"] == "code" and isinstance(cell.get("outputs"), list):
+        # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
+        rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")
+    return rebuilt
+
+
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+    return isinstance(exc, SQLAlchemyError)
+
+
 def install(c) -> None:
-    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``."""
+    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, and read
+    submissions with SubmissionExporter."""
     from nbgrader.converters import Autograde
+    c.Autograde.exporter_class = "autograder.preprocessor.SubmissionExporter"
     c.Autograde.autograde_preprocessors = [
         "autograder.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p
         for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]

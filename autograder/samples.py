@@ -468,3 +468,22 @@ def gradebook_scores(course_root: Path, assignment: str = ASSIGNMENT,
                     if grade.cell_type == "code":
                         row[grade.name] = float(grade.score)
     return out
+
+
+def gradebook_cells(course_root: Path, assignment: str = ASSIGNMENT) -> dict[tuple, float | bool | None]:
+    """Everything grading writes to the gradebook: (student, notebook, grade_id) -> auto_score,
+    (student, notebook, grade_id + ' needs_manual_grade') -> flag, and (student, notebook,
+    '<total>') -> the notebook's score. Two gradebooks that agree here agree for nbgrader."""
+    from nbgrader.api import Gradebook
+    from autograder.gradebook import load_course
+
+    course = load_course(str(course_root))
+    out: dict[tuple, float | bool | None] = {}
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            for nb in sub.notebooks:
+                out[(sub.student.id, nb.name, "<total>")] = float(nb.score)
+                for grade in nb.grades:
+                    out[(sub.student.id, nb.name, grade.name)] = grade.auto_score
+                    out[(sub.student.id, nb.name, grade.name + " needs_manual_grade")] = grade.needs_manual_grade
+    return out

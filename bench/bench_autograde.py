@@ -57,23 +57,6 @@ def build_course(dest: Path, n: int, assignment: str) -> Path:
     return course
 
 
-def gradebook_cells(course: Path, assignment: str) -> dict[tuple, float | None]:
-    """(student, notebook, grade_id) -> auto_score, (…, grade_id + ' needs_manual_grade') ->
-    flag, plus (student, notebook, '<total>') -> score."""
-    from nbgrader.api import Gradebook
-    from autograder.gradebook import load_course
-    c = load_course(str(course))
-    out = {}
-    with Gradebook(c.db_url, c.course_id) as gb:
-        for sub in gb.assignment_submissions(assignment):
-            for nb in sub.notebooks:
-                out[(sub.student.id, nb.name, "<total>")] = float(nb.score)
-                for g in nb.grades:
-                    out[(sub.student.id, nb.name, g.name)] = g.auto_score
-                    out[(sub.student.id, nb.name, g.name + " needs_manual_grade")] = g.needs_manual_grade
-    return out
-
-
 def run_stock(course: Path, assignment: str, students: list[str] | None) -> float:
     from autograder import samples
     env = samples.course_env(course, {"AUTOGRADER_STOCK_EXECUTE": "1"})
@@ -162,8 +145,8 @@ def main(argv=None) -> int:
         result.update(stock_seconds=stock_s, stock_notebooks=n_stock, stock_total=stock_total,
                       stock_label=label)
 
-        stock_cells = gradebook_cells(stock_course, a)
-        fast_cells = gradebook_cells(fast_course, a)
+        stock_cells = samples.gradebook_cells(stock_course, a)
+        fast_cells = samples.gradebook_cells(fast_course, a)
         keys = sorted(k for k in stock_cells if sample is None or k[0] in sample)
         diffs = [(k, stock_cells[k], fast_cells.get(k, "absent")) for k in keys
                  if not _same(stock_cells[k], fast_cells.get(k, "absent"))]

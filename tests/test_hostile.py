@@ -6,6 +6,11 @@ Every case goes through the path real grading takes: a submission is written int
 runs it in the sandbox (one zygote shared by the whole module). Scores, diagnoses, messages,
 problems and the autograded notebook's outputs are asserted exactly.
 
+Every submission a case grades is also handed in, as a student of its own, to two copies of
+one real course; the module's last test grades one with ``autograder grade`` and the other with
+routed ``nbgrader autograde`` (the Formgrader's button) and asserts the two gradebooks are the
+same cell by cell.
+
 Most cases use ``jacobian.ipynb`` (three autograded exercises: 3 + 3 + 1 points). A hostile
 cell is added to an otherwise perfect submission (it must cost nothing beyond its own cell) or
 to a submission whose three answers are wrong (it must gain nothing: the result must equal,
@@ -16,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import re
@@ -143,7 +149,20 @@ class Grader:
             path.write_bytes(raw)
         elif nb is not None:
             nbformat.write(nb, path)
+        HANDED_IN.append(HandedIn(os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0], notebook,
+                                  path.read_bytes() if path.exists() else None, limits))
         return grade_notebook(self.job(student, notebook, limits), self.sandbox)
+
+
+@dataclasses.dataclass(frozen=True)
+class HandedIn:
+    case: str           # the test that graded it
+    notebook: str
+    content: bytes | None    # None: the notebook was not handed in
+    limits: Limits
+
+
+HANDED_IN: list[HandedIn] = []
 
 
 def cell_index(nb, gid: str) -> int:
@@ -739,7 +758,8 @@ def test_kernel_death_keeps_earlier_credit(grader, death, reason):
     assert [(o.output_type, o.ename, o.evalue) for o in died] == [("error", "KernelDied", reason)]
     # the autograded notebook still says what happened, where the student will look
     test_cell = autograded(result).cells[cell_index(autograded(result), "test_affine_jacobian")]
-    assert text_of(test_cell.outputs) == f"Not graded: the notebook's process {reason}.\nScore: 0/1\n"
+    assert text_of(test_cell.outputs) == f"Not graded: the notebook's process {reason}.\nScore: 0/1\n0.0"
+    assert test_cell.outputs[-1].output_type == "execute_result"    # what nbgrader records: 0
 
 
 def test_kernel_death_inside_a_function(grader):
@@ -1082,3 +1102,76 @@ def test_cells_after_the_last_test_run_only_for_a_complete_notebook(grader):
     trailing = outputs_of(full, "TRAILING")
     assert "TRAILING" in text_of(trailing)
     assert any("image/png" in out.get("data", {}) for out in trailing)
+
+
+@pytest.mark.slow
+def test_one_broken_notebook_costs_only_itself_on_both_paths(course_template, tmp_path):
+    """Invalid JSON in one notebook and a 0-byte file in another: the student's other notebooks
+    are graded as usual by `autograder grade` and by routed `nbgrader autograde` alike."""
+    from autograder import batch
+    from autograder.gradebook import load_course
+
+    fast, routed = tmp_path / "grade", tmp_path / "routed"
+    shutil.copytree(course_template, fast)
+    secrets.course_secret(fast)
+    samples.write_class(fast, {"ada": "perfect", "mallory": "perfect"})
+    folder = fast / "submitted" / "mallory" / ASG
+    (folder / "chain_rule.ipynb").write_text('{"cells": [')
+    (folder / "dead_neurons.ipynb").write_bytes(b"")
+    shutil.copytree(fast, routed)
+    batch.grade(load_course(str(fast)), ASG, workers=2, progress_stream=io.StringIO())
+    samples.nbgrader("autograde", ASG, "--force", cwd=routed, env=samples.course_env(routed), timeout=1800)
+
+    want, got = samples.gradebook_cells(fast), samples.gradebook_cells(routed)
+    assert want == got
+    for notebook in ("jacobian", "sigmoid_saturation"):
+        assert got[("mallory", notebook, "<total>")] == got[("ada", notebook, "<total>")] > 0
+    for notebook in ("chain_rule", "dead_neurons"):
+        assert got[("mallory", notebook, "<total>")] == 0.0 < got[("ada", notebook, "<total>")]
+
+
+# ============================================================================ both paths agree
+def _routed_limits(limits: Limits) -> list[str]:
+    return [f"--SandboxedExecute.cell_timeout={limits.cell_timeout}",
+            f"--SandboxedExecute.notebook_timeout={limits.notebook_timeout}",
+            f"--SandboxedExecute.memory_mb={limits.memory_mb}",
+            f"--SandboxedExecute.output_bytes={limits.output_bytes}"]
+
+
+@pytest.mark.slow
+def test_routed_nbgrader_autograde_scores_like_autograder_grade(course_template, tmp_path):
+    """Every submission of this module, graded by `autograder grade` and by routed `nbgrader
+    autograde`: the two gradebooks hold the same scores and flags, cell by cell."""
+    if not HANDED_IN:
+        pytest.skip("no case of this module graded a submission")
+    from autograder import batch
+    from autograder.gradebook import load_course
+
+    groups: dict[Limits, list[HandedIn]] = {}
+    for handed in HANDED_IN:
+        # sub-second limits make either path's result depend on the machine's load, not on the path
+        limits = dataclasses.replace(handed.limits, cell_timeout=max(handed.limits.cell_timeout, FAST.cell_timeout))
+        groups.setdefault(limits, []).append(handed)
+    differences, compared = [], 0
+    for n, (limits, cases) in enumerate(groups.items()):
+        fast, routed = tmp_path / f"grade{n}", tmp_path / f"routed{n}"
+        shutil.copytree(course_template, fast)
+        secrets.course_secret(fast)          # one secret for both copies: the same hidden probes
+        students = {}
+        for i, handed in enumerate(cases):
+            student = f"case{i:03d}"
+            students[student] = handed
+            folder = fast / "submitted" / student / ASG
+            folder.mkdir(parents=True)
+            if handed.content is not None:
+                (folder / f"{handed.notebook}.ipynb").write_bytes(handed.content)
+            (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+        shutil.copytree(fast, routed)
+        batch.grade(load_course(str(fast)), ASG, workers=2, limits=limits, progress_stream=io.StringIO())
+        samples.nbgrader("autograde", ASG, "--force", *_routed_limits(limits), cwd=routed,
+                         env=samples.course_env(routed), timeout=1800)
+        want, got = samples.gradebook_cells(fast), samples.gradebook_cells(routed)
+        compared += len(want)
+        differences += [(students[key[0]].case, key[1:], want.get(key), got.get(key))
+                        for key in sorted(want.keys() | got.keys(), key=str) if want.get(key) != got.get(key)]
+    assert compared and not differences, "\n".join(map(str, differences))
