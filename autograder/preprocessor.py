@@ -172,6 +172,10 @@ def _rebuilt(cell):
     new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
            "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
     rebuilt = new(source=cell.get("source", ""), metadata=cell.get("metadata", {}))
+    if "id" in cell:            # the same file autogrades to the same notebook, as stock
+        rebuilt.id = cell["id"]
+    else:
+        del rebuilt["id"]
     if cell["cell_type"] == "code" and isinstance(cell.get("outputs"), list):
         # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
         rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")

@@ -29,19 +29,34 @@ CANNOT_CROSS = "cannot_cross"     # diagnosis: the cell needs what the boundary 
 
 class _CellGlobals(dict):
     """The test cell's namespace: its own names, then the student's, fetched when first read.
-    Built-in names stay ours: a student's ``print`` or ``len`` is not the test cell's."""
+    Built-in names stay ours: a student's ``print`` or ``len`` is not the test cell's. A
+    student's name the cell rebinds or deletes is rebound or deleted in the notebook too, as
+    when the cell ran in the student's kernel (``del squares`` to check that a function
+    really uses ``squares``)."""
 
     def __init__(self, channel: Channel, names: dict):
         super().__init__(names, __builtins__=builtins, __name__="__instructor__")
-        self.channel, self.fetched = channel, set()
+        self.channel, self.student = channel, set()
 
     def __missing__(self, name: str):
         if hasattr(builtins, name):
             raise KeyError(name)
         value = self.channel.lookup(name)
-        self[name] = value
-        self.fetched.add(name)
+        dict.__setitem__(self, name, value)
+        self.student.add(name)
         return value
+
+    def __setitem__(self, name: str, value) -> None:
+        if name in self.student:
+            self.channel.ask("assign", name, value)
+        dict.__setitem__(self, name, value)
+
+    def __delitem__(self, name: str) -> None:
+        if name in self.student or not dict.__contains__(self, name):
+            self.channel.ask("delete", name)
+            self.student.add(name)
+        if dict.__contains__(self, name):
+            dict.__delitem__(self, name)
 
 
 class InstructorSide:
@@ -72,7 +87,7 @@ class InstructorSide:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             failure = exc
-        self.names.update({k: v for k, v in namespace.items() if k not in namespace.fetched and not k.startswith("__")})
+        self.names.update({k: v for k, v in namespace.items() if k not in namespace.student and not k.startswith("__")})
         cell.outputs = _outputs(stdout.getvalue(), stderr.getvalue(), result, failure, cell.execution_count,
                                 filename, limits.output_bytes)
         score, points = determine_grade(cell)

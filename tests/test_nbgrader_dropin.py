@@ -3,7 +3,8 @@
 nbgrader ships its autograde tests (``nbgrader.tests.apps.test_nbgrader_autograde``). We run
 that module twice, as subprocesses, in the same way: stock, and routed, with a Jupyter config
 dir on ``JUPYTER_CONFIG_PATH`` whose ``nbgrader_config.py`` installs ``SandboxedExecute`` for
-every nbgrader command the tests run. Every test that passes stock must pass routed.
+every nbgrader command the tests run. Every test that passes stock must pass routed, except
+where the hardened grader differs on purpose (``ON_PURPOSE``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 MODULE = "nbgrader.tests.apps.test_nbgrader_autograde"
+# Stock expectations the hardened grader does not meet on purpose (the README makes the case).
+ON_PURPOSE = dict.fromkeys(
+    ["test_handle_failure", "test_handle_failure_single_notebook"],
+    "a notebook nbgrader cannot sanitise scores 0 by itself; stock fails the student's whole submission")
 ROUTING = "from autograder.preprocessor import install\ninstall(get_config())\n"
 
 
@@ -57,5 +62,7 @@ def test_nbgrader_autograde_suite_passes_routed(tmp_path):
 
     passed_stock = {t for t, o in stock.items() if o == "passed"}
     assert len(passed_stock) >= 40, f"stock nbgrader passed only {sorted(passed_stock)}"
-    lost = sorted(t for t in passed_stock if routed.get(t) != "passed")
+    lost = sorted(t for t in passed_stock - set(ON_PURPOSE) if routed.get(t) != "passed")
     assert not lost, f"pass with stock nbgrader but not routed through SandboxedExecute: {lost}"
+    # the list of differences stays honest: each still differs, and only there
+    assert {t: routed.get(t) for t in ON_PURPOSE} == dict.fromkeys(ON_PURPOSE, "failed")

@@ -53,10 +53,16 @@ def serve(user_ns: dict, request: dict) -> ProxyReply:
     _student_ns = user_ns
     try:
         target, args, kwargs = pickle.loads(request["payload"])
+        if action in ("lookup", "delete") and target not in user_ns:
+            return ProxyReply(error=RemoteError("NameError", f"name '{target}' is not defined", ["NameError"]))
         if action == "lookup":
-            if target not in user_ns:
-                return ProxyReply(error=RemoteError("NameError", f"name '{target}' is not defined", ["NameError"]))
             result = user_ns[target]
+        elif action == "assign":         # the test cell rebinds one of the student's names
+            user_ns[target] = args[0]
+            result = None
+        elif action == "delete":
+            del user_ns[target]
+            result = None
         elif action == "call":
             result = target(*args, **kwargs)
         elif action == "getattr":
