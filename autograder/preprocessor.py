@@ -29,7 +29,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
-from autograder.cells import grade_id, meta
+from autograder.cells import grade_id
 from autograder.jobs import LIMIT_FIELDS, Limits, limits_from
 from autograder.secrets import course_secret, student_seed
 
@@ -87,15 +87,13 @@ class SandboxedExecute(Execute):
 
 
 def _as_in_gradebook(instructor, info: dict):
-    """The instructor's notebook with its graded and locked cells as nbgrader's gradebook holds
-    them, which is what OverwriteCells restores: autotests expanded, hidden tests in, locked."""
+    """The instructor's notebook with its graded and locked cells' code as nbgrader's gradebook
+    holds it, which is what OverwriteCells restores: autotests expanded, hidden tests in."""
     with Gradebook(info["db_url"]) as gb:
-        saved = {cell.name: cell for cell in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
+        saved = {cell.name: cell.source for cell in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
     for cell in instructor.cells:
-        found = saved.get(grade_id(cell))
-        if found is not None:
-            cell.source = found.source
-            meta(cell)["locked"] = found.locked
+        if grade_id(cell) in saved:
+            cell.source = saved[grade_id(cell)]
     return instructor
 
 

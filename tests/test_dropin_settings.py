@@ -100,3 +100,41 @@ def test_the_number_of_files_is_bounded(tmp_path):
         (scratch / f"f{i:04d}.txt").write_text("x")
     skipped = copy_new_files(str(scratch), str(dest))
     assert len(list(dest.iterdir())) == MAX_FILES and len(skipped) == 5
+
+
+@pytest.mark.slow
+def test_autotest_cells_come_from_the_gradebook_without_false_warnings(tmp_path):
+    """Routed autograde grades ``### AUTOTEST`` cells as nbgrader expanded them (not the comment
+    source/ holds), and an unchanged release copy is not reported as tampered with."""
+    import nbgrader
+    from nbgrader.api import Gradebook
+
+    files = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
+    course = tmp_path / "course"
+    (course / "source" / "ps1").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        "from autograder.preprocessor import install\ninstall(c)\n")
+    (course / "autotests.yml").write_bytes((files / "autotests.yml").read_bytes())
+    (course / "source" / "ps1" / "p1.ipynb").write_bytes((files / "autotest-multi.ipynb").read_bytes())
+    for student, copy in (("foo", "unchanged"), ("bar", "changed")):
+        (course / "submitted" / student / "ps1").mkdir(parents=True)
+        (course / "submitted" / student / "ps1" / "p1.ipynb").write_bytes(
+            (files / f"autotest-multi-{copy}.ipynb").read_bytes())
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBGRADER"))},
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])}
+
+    def nbgrader_cli(*args):
+        return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+                              text=True, check=True).stderr
+    nbgrader_cli("db", "assignment", "add", "ps1")
+    nbgrader_cli("generate_assignment", "ps1")
+    log = nbgrader_cli("autograde", "ps1")
+    assert "was edited" not in log and "was changed" not in log, log
+    autograded = nbformat.read(course / "autograded" / "bar" / "ps1" / "p1.ipynb", as_version=4)
+    tests = [c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    # graded by the routed path: each test cell carries the trusted side's decided score
+    assert len(tests) == 4 and all(any(o.output_type == "execute_result" for o in c.outputs) for c in tests)
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        scores = {s: gb.find_submission_notebook("p1", "ps1", s).score for s in ("foo", "bar")}
+    assert scores == {"foo": 0.0, "bar": 3.0}
