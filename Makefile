@@ -1,13 +1,16 @@
 # The course's entry points. Quick start: `make demo`, then `make test`.
 #
-#   make setup      .venv/ with torch (CPU), the autograder package (editable, test extras),
-#                   the Jupyter kernel nbgrader uses, and Debian's chromium for browser tests
+#   make setup      .venv/ with torch (CPU), the autograder package (editable, test, postgres
+#                   and hub extras), the Jupyter kernel nbgrader uses, Debian's chromium for
+#                   browser tests, PostgreSQL and JupyterHub's proxy (npm) for the deployment tests
 #   make demo       grade a small sample class in ./demo-course and print the scores
 #   make test       the whole test suite (browser tests too when chromium is present)
 #   make release    regenerate release/ from source/ (nbgrader generate_assignment)
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
 #   make bench      stock nbgrader vs `autograder grade` on a synthetic class
+#   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
+#   make hub        the course on a JupyterHub on 127.0.0.1 (as root; see docs/deploy.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,7 +23,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test release solutions bench lab clean-demo chromium
+.PHONY: setup demo test release solutions bench lab hub clean-demo chromium deploy-deps hub-venv fuzz
 
 setup: $(STAMP)
 
@@ -29,10 +32,12 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# torch first and pinned by itself, so no dependency pulls in a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,postgres,hub]'
 	@# The kernel nbgrader starts for validate/autograde: this venv's python.
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (jacobians course)" >/dev/null
 	@$(MAKE) --no-print-directory chromium
+	@$(MAKE) --no-print-directory deploy-deps
+	@$(MAKE) --no-print-directory hub-venv
 	@touch $(STAMP)
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own here).
@@ -50,6 +55,48 @@ chromium:
 	  fi; \
 	fi
 
+# Debian's PostgreSQL (the tests start throw-away clusters with its initdb) and JupyterHub's
+# proxy, configurable-http-proxy, from npm into the venv (JupyterHub finds it on PATH).
+CHP_VERSION := 5.3.0
+deploy-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing postgresql and npm (Debian) for the deployment tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+	      $$(command -v npm >/dev/null || echo npm) >/dev/null \
+	      || echo "WARNING: could not install postgresql/npm; PostgreSQL and hub tests will be skipped"; \
+	  else \
+	    echo "NOTE: apt-get install postgresql npm as root, or the PostgreSQL and hub tests are skipped"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null && [ ! -x $(VENV)/bin/configurable-http-proxy ]; then \
+	  npm install --silent --no-fund --no-audit --prefix $(VENV)/npm configurable-http-proxy@$(CHP_VERSION) >/dev/null \
+	    && ln -sf ../npm/node_modules/.bin/configurable-http-proxy $(VENV)/bin/configurable-http-proxy \
+	    || echo "WARNING: could not install configurable-http-proxy; hub tests will be skipped"; \
+	fi
+
+# On the hub every user runs the course's Python as themselves, but the venv's base interpreter
+# may lie where they cannot reach it (pyenv under /root).  .venv-hub has the same packages,
+# hard-linked (no copy, no download), on Debian's python3.11.
+HUB_VENV := .venv-hub
+HUB_PYTHON ?= /usr/bin/python3.11
+hub-venv: $(HUB_VENV)/.stamp
+$(HUB_VENV)/.stamp: pyproject.toml
+	@if [ -x $(HUB_PYTHON) ]; then \
+	  rm -rf $(HUB_VENV) && cp -al $(VENV) $(HUB_VENV) && rm -f $(HUB_VENV)/.setup-stamp \
+	  && ln -sfn $(HUB_PYTHON) $(HUB_VENV)/bin/python3 \
+	  && sed -i 's|^home = .*|home = $(dir $(HUB_PYTHON))|; s|^executable = .*|executable = $(HUB_PYTHON)|' $(HUB_VENV)/pyvenv.cfg \
+	  && grep -rlIZ '$(CURDIR)/$(VENV)/' $(HUB_VENV)/bin $(HUB_VENV)/share/jupyter/kernels \
+	     | xargs -0r sed -i 's|$(CURDIR)/$(VENV)/|$(CURDIR)/$(HUB_VENV)/|g' \
+	  && touch $@; \
+	else echo "NOTE: $(HUB_PYTHON) is missing (apt-get install python3.11-venv); hub tests will be skipped"; fi
+
+# The course on a JupyterHub on 127.0.0.1:8000 with an instructor and two students (their
+# passwords are printed); Ctrl-C stops it.  Root only: it creates Unix accounts.
+hub: setup
+	$(PY) deploy/hub/course.py setup --demo-users
+	cd deploy/hub && $(CURDIR)/$(HUB_VENV)/bin/python -m jupyterhub -f jupyterhub_config.py
+
 demo: setup
 	$(PY) -m autograder.demo
 
@@ -66,6 +113,10 @@ solutions: setup
 
 bench: setup
 	$(PY) bench/bench_autograde.py
+
+# Minutes: FUZZ_EXAMPLES grading batches (default 20) of FUZZ_BATCH fuzzed students (default 24).
+fuzz: setup
+	FUZZ_LONG=1 $(PY) -m pytest tests/test_fuzz.py -q -s $(PYTEST_ARGS)
 
 lab: setup
 	$(PY) scripts/lab.py

@@ -9,7 +9,7 @@ Environment overrides (all optional):
     NBGRADER_DB_URL         gradebook database URL. Default: SQLite file `gradebook.db` in the
                             course root. For PostgreSQL use e.g.
                             postgresql://grader:secret@db.example.org:5432/jacobians
-                            (install a driver first: `.venv/bin/pip install psycopg2-binary`).
+                            (the driver is the `[postgres]` extra, installed by `make setup`).
     NBGRADER_EXCHANGE_ROOT  the exchange directory through which assignments are released,
                             submitted and returned. Default: `<course root>/exchange`, so one
                             instructor on one machine needs no shared /srv path. On a
@@ -39,6 +39,11 @@ c.CourseDirectory.db_url = os.environ.get(
 c.Exchange.root = os.environ.get(
     "NBGRADER_EXCHANGE_ROOT", os.path.join(COURSE_ROOT, "exchange")
 )
+
+# --- collecting ---------------------------------------------------------------------------
+# Every student can write to the exchange's inbound folder: collect folders and regular files
+# only, never following a link or opening a pipe or device (autograder/exchange.py).
+c.ExchangeFactory.collect = "autograder.exchange.RegularFilesCollect"
 
 # --- execution (validate, autograde) ------------------------------------------------------
 # Seconds one cell may run before it is interrupted and marked as timed out, in validate and

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from .cells import released_sources, tested_exercise
+from .files import NotRegularFile, read_regular
 from .jobs import Limits, NotebookJob, NotebookResult
 from .localpool import LocalPool
 from .worker import DEFAULT_GRADER, failed_result, run_job
@@ -73,8 +74,11 @@ class DaskPool:
             self.n_workers = len(client.scheduler_info().get("workers", {}))
             futures = {}
             for job in jobs:
-                with open(job.submitted_path, "rb") as fh:
-                    content = fh.read()
+                try:
+                    content = read_regular(job.submitted_path)
+                except (NotRegularFile, OSError) as exc:
+                    yield job, failed_result(job, str(exc))
+                    continue
                 fut = client.submit(run_shipped_job, job, content, self.grader, pure=False,
                                     key=f"grade-{job.assignment}-{job.student}-{job.notebook}-{time.time_ns()}")
                 futures[fut] = job

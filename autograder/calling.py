@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from .sandbox.wire import MAX_BUFFER_BYTES
 from .values import Outcome, StudentError, Unconvertible
+
+# The most numbers one answer may hold: one float64 array on the wire. Checked from the shape,
+# before anything is copied: a 10**12-element view of one number costs 8 bytes until then.
+MAX_ANSWER_NUMBERS = MAX_BUFFER_BYTES // 8
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -75,8 +80,19 @@ def _short_repr(value: Any) -> str:
         return f"<{type(value).__name__}>"
 
 
+def _too_large(value, shape: tuple) -> Unconvertible | None:
+    count = int(np.prod(shape, dtype=object))
+    if count <= MAX_ANSWER_NUMBERS:
+        return None
+    return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)}); the grader reads at "
+                                           f"most {MAX_ANSWER_NUMBERS:,}", too_large=True)
+
+
 def _tensor_to_array(t) -> Any:
     import torch
+    too_large = _too_large(t, tuple(t.shape))
+    if too_large:
+        return too_large
     if t.is_complex():
         return Unconvertible(type_name(t), "a complex tensor")
     if t.layout != torch.strided:
@@ -118,6 +134,9 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
     if torch is not None and isinstance(value, torch.Tensor):
         return _tensor_to_array(value)
     if isinstance(value, np.ndarray):
+        too_large = _too_large(value, value.shape)
+        if too_large:
+            return too_large
         if value.dtype.kind in "fiu":
             return np.asarray(value, dtype=np.float64)
         if value.dtype.kind == "b":
@@ -126,6 +145,9 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
             return to_plain(value.tolist(), _depth + 1)
         return Unconvertible(type_name(value), _short_repr(value))
     if isinstance(value, (list, tuple)) and _depth < 8:
+        too_large = _too_large(value, (len(value),))
+        if too_large:
+            return too_large
         items = tuple(to_plain(v, _depth + 1) for v in value)
         collapsed = _collapse(items)
         return items if collapsed is None else collapsed

@@ -8,6 +8,8 @@ import sys
 
 from .jobs import LIMIT_FIELDS, Limits, limits_from
 
+BUSY = 75    # sysexits' EX_TEMPFAIL: another `autograder grade` holds the course; try later
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description=__doc__)
@@ -67,9 +69,15 @@ def main(argv: list[str] | None = None) -> int:
             print("autograder: --workers must be at least 1", file=sys.stderr)
             return 2
         # workers start (importing torch) while this process loads nbgrader and plans
+        from .courselock import CourseBusy, hold
         pool = batch.make_pool(args.workers, args.scheduler, args.grader or batch.DEFAULT_GRADER).start()
         try:
             course = load_course(root)
+            lock = hold(course_root=course.root, db_url=course.db_url, course_id=course.course_id)
+        except CourseBusy as busy:
+            pool.close()
+            print(f"autograder: {busy}", file=sys.stderr)
+            return BUSY
         except BaseException:
             pool.close()
             raise
@@ -82,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"autograder: cannot use the Dask scheduler at {args.scheduler}: {exc}", file=sys.stderr)
             return 2
+        finally:
+            lock.close()
         batch.print_summary(summary)
         if args.profile_json:
             import json

@@ -252,7 +252,7 @@ def judge(exercise, probe, outcome: Outcome, expected: Expected) -> Verdict:
                                        + outcome.stderr.strip().splitlines()[0][:200]]
     return Verdict(
         passed=bool(passed), diagnosis=diagnosis, message=message, label=probe.label, hidden=probe.hidden,
-        inputs=inputs, expected=exp_text if diagnosis != "autograd_used" else "", got=got_text,
+        edge=probe.edge, inputs=inputs, expected=exp_text if diagnosis != "autograd_used" else "", got=got_text,
         details=tuple(details),
     )
 
@@ -272,6 +272,9 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     value = outcome.value
     if value is None:
         return False, "none", "your function returned None — did you forget the `return` statement?", details
+    if isinstance(value, Unconvertible) and value.too_large:
+        return False, "too_large", (f"your function returned {value.text}, so the answer was not read; "
+                                    "compare its shape with the expected one"), details
     if isinstance(value, Unconvertible):
         return False, "not_numeric", (f"your function returned a {value.type_name}, which is not numbers; "
                                       "return a torch tensor, a numpy array or nested lists of numbers"), details

@@ -23,10 +23,18 @@ F64 = torch.float64
 
 @dataclass(frozen=True)
 class Probe:
+    """One input to call the student's function on.
+
+    ``edge`` marks a special input (a pre-activation exactly 0, all units active or all dead,
+    a single unit, a square matrix) where some wrong answers coincide with the right one: it
+    can only take credit away (see ``scoring.score``). Every other probe is in general
+    position, where each trivial or typical wrong answer differs from the right one.
+    """
     args: tuple
     kwargs: dict = field(default_factory=dict)
     label: str = ""
     hidden: bool = False
+    edge: bool = False
 
 
 def T(a) -> torch.Tensor:
@@ -163,6 +171,27 @@ def _distinct_mn(rng, lo=1, hi=5) -> tuple[int, int]:
             return m, n
 
 
+def _signed(rng, n, lo=0.5, hi=3.0) -> np.ndarray:
+    """n values with magnitudes in [lo, hi] and random signs."""
+    return rng.choice([-1.0, 1.0], size=n) * rng.uniform(lo, hi, size=n)
+
+
+def _mixed(rng, n, lo=0.5, hi=3.0) -> np.ndarray:
+    """Pre-activations in general position: magnitudes in [lo, hi] (none at ReLU's kink) and,
+    for n >= 2, both signs (a ReLU layer with active and dead units); a single one is negative."""
+    if n == 1:
+        return -rng.uniform(lo, hi, size=1)
+    signs = rng.permutation(np.r_[1.0, -1.0, rng.choice([-1.0, 1.0], size=n - 2)])
+    return signs * rng.uniform(lo, hi, size=n)
+
+
+def _layer_at(rng, z, n, scale=1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """W (m×n), b and x with W x + b = z: the pre-activations are chosen, not left to chance."""
+    W = rng.standard_normal((len(z), n)) * scale
+    x = rng.standard_normal(n)
+    return T(W), T(z - W @ x), T(x)
+
+
 W_SEED = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
 
 
@@ -173,9 +202,11 @@ def _f_xy(p: torch.Tensor) -> torch.Tensor:
 
 
 def _jacobian_by_hand_hidden(rng):
-    pts = [rng.uniform(-2, 2, 2), np.array([0.0, rng.uniform(-2, 2)]),
-           rng.uniform(-2, 2, 2), np.array([rng.uniform(-2, 2), 0.0])]
-    return [Probe((T(p),), {}, "p = (" + ", ".join(f"{v:.4g}" for v in p) + ")", True) for p in pts]
+    def probe(p, edge=""):
+        label = "p = (" + ", ".join(f"{v:.4g}" for v in p) + ")" + (f": {edge}" if edge else "")
+        return Probe(args=(T(p),), label=label, hidden=True, edge=bool(edge))
+    return [probe(_signed(rng, 2, 0.3, 2.0)), probe(np.array([0.0, *_signed(rng, 1, 0.3, 2.0)]), "x = 0"),
+            probe(_signed(rng, 2, 0.3, 2.0)), probe(np.array([*_signed(rng, 1, 0.3, 2.0), 0.0]), "y = 0")]
 
 
 def _numerical_visible():
@@ -207,12 +238,20 @@ def _affine_visible():
     ]
 
 
+def _affine_probe(rng, m, n, label, edge=False) -> Probe:
+    return Probe(args=(_normal(rng, m, n), _normal(rng, m), _normal(rng, n)), label=label, hidden=True, edge=edge)
+
+
 def _affine_hidden(rng):
     out = []
     for i in range(3):
-        m, n = _distinct_mn(rng, 1, 6)
-        out.append(Probe((_normal(rng, m, n), _normal(rng, m), _normal(rng, n)), {}, f"random W {m}×{n}", True))
-    out.append(Probe((_normal(rng, 4, 4), _normal(rng, 4), _normal(rng, 4)), {}, "random square W 4×4", True))
+        m, n = _distinct_mn(rng, 2, 6)
+        out.append(_affine_probe(rng, m, n, f"random W {m}×{n}"))
+    out.append(_affine_probe(rng, 4, 4, "random square W 4×4"))
+    n = int(rng.integers(2, 7))
+    out.append(_affine_probe(rng, 1, n, f"W 1×{n}: a single output", edge=True))
+    m = int(rng.integers(2, 7))
+    out.append(_affine_probe(rng, m, 1, f"W {m}×1: a single input", edge=True))
     return out
 
 
@@ -241,24 +280,38 @@ def _shape_reference(probe: Probe) -> Expected:
     return Expected(tuple(int(s) for s in J.shape))
 
 
+SHAPE_EXAMPLE = [3, 5, 4, 2, 1]  # the contract's visible example: shape (1, 3)
+
+
+def _widths(rng, k) -> list[int]:
+    """k different widths in 1..9, so the first and last layers' shapes differ from the network's."""
+    return [int(s) for s in rng.choice(np.arange(1, 10), size=k, replace=False)]
+
+
 def _shape_hidden(rng):
     out = []
-    for _ in range(4):
-        while True:
-            sizes = [int(s) for s in rng.integers(1, 10, size=int(rng.integers(2, 7)))]
-            if sizes[0] != sizes[-1]:
-                break
-        out.append(Probe((sizes,), {}, f"layer_sizes = {sizes}", True))
+    while len(out) < 4:
+        sizes = _widths(rng, int(rng.integers(3, 7)))
+        if (sizes[-1], sizes[0]) != (SHAPE_EXAMPLE[-1], SHAPE_EXAMPLE[0]):  # not the visible answer
+            out.append(Probe(args=(sizes,), label=f"layer_sizes = {sizes}", hidden=True))
+    single = _widths(rng, 2)
+    out.append(Probe(args=(single,), label=f"layer_sizes = {single}: a single layer", hidden=True, edge=True))
+    n, k = _widths(rng, 2)
+    out.append(Probe(args=([n, k, n],), label=f"layer_sizes = {[n, k, n]}: as many outputs as inputs",
+                     hidden=True, edge=True))
     return out
 
 
 def _layer_visible():
     W, b, x = W_SEED, [0.1, -0.5, 0.3], [0.1, 0.1]
     return [
-        Probe((T(W), T(b), T(x), "relu"), {}, "the ReLU layer from the notes, z = (0.4, 0.2, 1.4)"),
-        Probe((T(W), T(b), T(x), "tanh"), {}, "the same layer with tanh"),
-        Probe((T([[1.0, -1.0, 2.0], [0.0, 1.0, 1.0]]), T([0.0, -1.0]), T([1.0, 1.0, 0.0]), "relu"), {},
-              "ReLU with a pre-activation exactly 0"),
+        Probe(args=(T(W), T(b), T(x), "relu"), edge=True,
+              label="the ReLU layer from the notes, z = (0.4, 0.2, 1.4): every unit active"),
+        Probe(args=(T(W), T(b), T(x), "tanh"), label="the same layer with tanh"),
+        Probe(args=(T(W), T(b), T([-0.2, 0.1]), "relu"),
+              label="the same ReLU layer at x = (-0.2, 0.1), z = (0.1, -0.7, -0.1): one unit active"),
+        Probe(args=(T([[1.0, -1.0, 2.0], [0.0, 1.0, 1.0]]), T([0.0, -1.0]), T([1.0, 1.0, 0.0]), "relu"),
+              label="ReLU with a pre-activation exactly 0", edge=True),
     ]
 
 
@@ -275,14 +328,20 @@ def _relu_zero_layer(rng, m, n):
 def _layer_hidden(rng):
     out = []
     for act in ("relu", "tanh", "sigmoid"):
-        m, n = _distinct_mn(rng, 1, 6)
-        out.append(Probe((_normal(rng, m, n), _normal(rng, m), _normal(rng, n), act), {},
-                         f"random {m}×{n} layer, {act}", True))
+        m, n = _distinct_mn(rng, 2, 6)
+        out.append(Probe(args=(*_layer_at(rng, _mixed(rng, m), n), act), label=f"random {m}×{n} layer, {act}",
+                         hidden=True))
+    out.append(Probe(args=(*_layer_at(rng, _mixed(rng, 3, hi=9.0), 4, scale=3.0), "sigmoid"),
+                     label="sigmoid layer with large weights", hidden=True))
     m, n = _distinct_mn(rng, 2, 6)
-    out.append(Probe((*_relu_zero_layer(rng, m, n), "relu"), {},
-                     f"ReLU {m}×{n} layer with pre-activations exactly 0", True))
-    out.append(Probe((_normal(rng, 3, 4, scale=3.0), _normal(rng, 3), _normal(rng, 4), "sigmoid"), {},
-                     "sigmoid layer with large weights", True))
+    out.append(Probe(args=(*_relu_zero_layer(rng, m, n), "relu"), hidden=True, edge=True,
+                     label=f"ReLU {m}×{n} layer with pre-activations exactly 0"))
+    m, n = _distinct_mn(rng, 2, 6)
+    out.append(Probe(args=(*_layer_at(rng, -rng.uniform(0.5, 3.0, m), n), "relu"), hidden=True, edge=True,
+                     label=f"ReLU {m}×{n} layer, every unit dead"))
+    n = int(rng.integers(2, 7))
+    out.append(Probe(args=(*_layer_at(rng, _signed(rng, 1), n), "tanh"), hidden=True, edge=True,
+                     label=f"a single tanh unit (1×{n} layer)"))
     return out
 
 
@@ -292,31 +351,42 @@ def _layer_reference(probe: Probe) -> Expected:
     return Expected(_jac(lambda v: act(W @ v + b), x))
 
 
-def _mlp_probe(rng, widths, activation, label, pass_kwarg=True):
-    weights = [_normal(rng, widths[k + 1], widths[k], scale=1 / math.sqrt(widths[k])) for k in range(len(widths) - 1)]
-    biases = [_normal(rng, widths[k + 1], scale=0.3) for k in range(len(widths) - 1)]
-    x = _normal(rng, widths[0])
+def _mlp_probe(rng, widths, activation, label, pass_kwarg=True, hidden=True, edge=False) -> Probe:
+    """A network whose pre-activations are chosen layer by layer (``_mixed``): every hidden layer
+    has active and dead units, and an output unit is negative, so leaving out an activation's
+    derivative, or applying one to the last layer, changes the Jacobian."""
+    x = rng.standard_normal(widths[0])
+    weights, biases, h = [], [], x
+    for k in range(len(widths) - 1):
+        W = rng.standard_normal((widths[k + 1], widths[k])) / math.sqrt(widths[k])
+        z = _mixed(rng, widths[k + 1], hi=2.0)
+        weights.append(T(W))
+        biases.append(T(z - W @ h))
+        h = _ACT[activation](T(z)).numpy()
     kwargs = {"activation": activation} if pass_kwarg else {}
-    return Probe((weights, biases, x), kwargs, label, True)
+    return Probe(args=(weights, biases, T(x)), kwargs=kwargs, label=label, hidden=hidden, edge=edge)
 
 
 def _mlp_visible():
     rng = np.random.default_rng(20240601)
-    p1 = _mlp_probe(rng, [3, 4, 2], "tanh", "2 layers 3→4→2, default activation (tanh)", pass_kwarg=False)
-    p2 = _mlp_probe(rng, [2, 5, 3, 4], "relu", "3 layers 2→5→3→4, relu")
-    return [Probe(p.args, p.kwargs, p.label, False) for p in (p1, p2)]
+    return [_mlp_probe(rng, [3, 4, 2], "tanh", "2 layers 3→4→2, default activation (tanh)", pass_kwarg=False,
+                       hidden=False),
+            _mlp_probe(rng, [2, 5, 3, 4], "relu", "3 layers 2→5→3→4, relu", hidden=False)]
 
 
 def _mlp_hidden(rng):
-    acts = ["sigmoid", "relu", "tanh", "sigmoid", "relu", "tanh"]
     out = []
-    for depth, act in zip(range(1, 6), acts):
-        while True:
-            widths = [int(w) for w in rng.integers(1, 7, size=depth + 1)]
+    for depth, act in zip(range(1, 6), ("sigmoid", "relu", "tanh", "sigmoid", "relu")):
+        while True:  # hidden layers of 2 units or more: one unit would be all active or all dead
+            widths = [int(rng.integers(1, 7)), *(int(w) for w in rng.integers(2, 7, size=depth - 1)),
+                      int(rng.integers(1, 7))]
             if widths[0] != widths[-1]:
                 break
         arrows = "→".join(map(str, widths))
-        out.append(_mlp_probe(rng, widths, act, f"{depth} layer{'s' if depth > 1 else ''} {arrows}, {act}"))
+        if depth == 1:
+            out.append(_mlp_probe(rng, widths, act, f"1 layer {arrows}: no activation, nothing to chain", edge=True))
+        else:
+            out.append(_mlp_probe(rng, widths, act, f"{depth} layers {arrows}, {act}"))
     return out
 
 
@@ -351,13 +421,19 @@ def _relu_with_zeros(rng, n):
     return z
 
 
+def _relu_inputs(rng, inputs: str) -> list[tuple[np.ndarray, str, bool]]:
+    """(z, label, edge) for an elementwise ReLU: three in general position, then the special
+    cases: entries exactly 0, every entry positive, every entry negative. ``inputs`` names
+    the arguments in the labels."""
+    n = [int(v) for v in rng.integers(3, 9, size=6)]
+    return [*((_mixed(rng, k), f"random {inputs} of length {k}", False) for k in n[:3]),
+            (_relu_with_zeros(rng, n[3]), f"random {inputs} of length {n[3]}, z with zeros", True),
+            (rng.uniform(0.5, 3.0, n[4]), f"{inputs} of length {n[4]}, every entry of z positive", True),
+            (-rng.uniform(0.5, 3.0, n[5]), f"{inputs} of length {n[5]}, every entry of z negative", True)]
+
+
 def _relu_jac_hidden(rng):
-    out = []
-    for i in range(4):
-        n = int(rng.integers(3, 9))
-        z = _relu_with_zeros(rng, n)
-        out.append(Probe((T(z),), {}, f"random z of length {n} with zeros", True))
-    return out
+    return [Probe(args=(T(z),), label=label, hidden=True, edge=edge) for z, label, edge in _relu_inputs(rng, "z")]
 
 
 def _dead_property(W: torch.Tensor, b: torch.Tensor):
@@ -390,14 +466,27 @@ def _dead_reference(probe: Probe) -> Expected:
                     "any finite x with every entry of W x + b < 0 (so the ReLU layer's Jacobian is 0)")
 
 
+def _dead_probe(rng, m, n, label, edge=False) -> Probe:
+    while True:
+        W = rng.standard_normal((m, n))
+        sums = W.sum(axis=1)
+        # rows summing to both signs: no x = (c, c, ..., c) kills every unit
+        if edge or (sums.max() > 0.3 and sums.min() < -0.3):
+            break
+    b = np.abs(rng.standard_normal(m)) * 3  # positive biases: x = 0 does not work
+    return Probe(args=(T(W), T(b)), label=label, hidden=True, edge=edge)
+
+
 def _dead_hidden(rng):
     out = []
-    for i in range(4):
-        m = int(rng.integers(1, 5))
-        n = m if i == 3 else int(rng.integers(m + 1, 7))
-        W = rng.standard_normal((m, n))
-        b = np.abs(rng.standard_normal(m)) * 3  # positive biases: x = 0 does not work
-        out.append(Probe((T(W), T(b)), {}, f"random W {m}×{n}, positive b", True))
+    for _ in range(3):
+        m = int(rng.integers(2, 5))
+        n = int(rng.integers(m + 1, 7))
+        out.append(_dead_probe(rng, m, n, f"random W {m}×{n}, positive b"))
+    m = int(rng.integers(2, 5))
+    out.append(_dead_probe(rng, m, m, f"random square W {m}×{m}, positive b", edge=True))
+    n = int(rng.integers(2, 7))
+    out.append(_dead_probe(rng, 1, n, f"W 1×{n}: a single unit, positive b", edge=True))
     return out
 
 
@@ -409,24 +498,22 @@ def _relu_vjp_reference(probe: Probe) -> Expected:
 
 def big_relu_vjp_probe(rng: np.random.Generator, n: int = 10 ** 7) -> Probe:
     # Uniform on [-2, 2): several times cheaper to draw than normals at this size, and all
-    # that matters here is a mix of signs (plus exact zeros) at a scale no matrix can hold.
+    # that matters here is a mix of signs at a scale no matrix can hold. It is a general
+    # probe, so no entry sits exactly on ReLU's kink (the small special cases test that).
     z = rng.random(n)
     z *= 4.0                      # in place: the same numbers without two more 80 MB arrays
     z -= 2.0
-    z[rng.integers(0, n, size=1000)] = 0.0
+    z[z == 0.0] = 1.0
     v = rng.random(n)
     v *= 4.0
     v -= 2.0
-    return Probe((torch.from_numpy(z), torch.from_numpy(v)), {}, f"z, v of length {n:,}", True)
+    return Probe(args=(torch.from_numpy(z), torch.from_numpy(v)), label=f"z, v of length {n:,}", hidden=True)
 
 
 def _relu_vjp_hidden(rng):
-    out = []
-    for i in range(3):
-        n = int(rng.integers(3, 12))
-        out.append(Probe((T(_relu_with_zeros(rng, n)), _normal(rng, n)), {}, f"random z, v of length {n}", True))
-    out.append(big_relu_vjp_probe(rng))
-    return out
+    return [*(Probe(args=(T(z), T(_signed(rng, len(z)))), label=label, hidden=True, edge=edge)
+              for z, label, edge in _relu_inputs(rng, "z, v")),
+            big_relu_vjp_probe(rng)]
 
 
 # --- sigmoid_saturation.ipynb -------------------------------------------------------------
@@ -436,18 +523,22 @@ def _sig_jac_hidden(rng):
     for i in range(4):
         n = int(rng.integers(3, 8))
         z = rng.uniform(-30, 30, n)
+        z[rng.integers(n)] = _signed(rng, 1)[0]  # one unit far from saturation, where σ' is not ~0
         if i == 0:
             z[:3] = [30.0, -30.0, 0.0]
-        out.append(Probe((T(z),), {}, f"random z of length {n}, |z| ≤ 30", True))
+        out.append(Probe(args=(T(z),), label=f"random z of length {n}, |z| ≤ 30", hidden=True))
     return out
 
 
 def _sig_layer_hidden(rng):
     out = []
     for scale in (1.0, 1.0, 3.0, 0.5):
-        m, n = _distinct_mn(rng, 1, 6)
-        out.append(Probe((_normal(rng, m, n, scale=scale), _normal(rng, m), _normal(rng, n)), {},
-                         f"random {m}×{n} layer" + (" with large weights" if scale > 1 else ""), True))
+        m, n = _distinct_mn(rng, 2, 6)
+        out.append(Probe(args=_layer_at(rng, _mixed(rng, m, hi=3.0 * scale), n, scale=scale), hidden=True,
+                         label=f"random {m}×{n} layer" + (" with large weights" if scale > 1 else "")))
+    n = int(rng.integers(2, 7))
+    out.append(Probe(args=_layer_at(rng, _signed(rng, 1), n), label=f"a single sigmoid unit (1×{n} layer)",
+                     hidden=True, edge=True))
     return out
 
 
@@ -463,21 +554,27 @@ def _fraction_reference(probe: Probe) -> Expected:
     return Expected(float((d < threshold).to(F64).mean()))
 
 
-def _fraction_probe(rng, k, m, n, scale, threshold, label, hidden=True):
+def _fraction_probe(rng, k, m, n, scale, threshold, label, hidden=True, edge=False) -> Probe:
+    """A batch drawn until no unit sits on the threshold and, in general position, some units
+    are saturated on each side of 0 (so a test on σ instead of σ' differs), some are not, and
+    not exactly half (so the complement differs); the special case has none saturated."""
+    t = threshold if threshold is not None else 1e-3
     while True:
         W, b, X = rng.standard_normal((m, n)) * scale, rng.standard_normal(m), rng.standard_normal((k, n))
-        d = _sigmoid_derivative(T(X @ W.T + b)).numpy()
-        t = threshold if threshold is not None else 1e-3
-        if np.all(np.abs(d - t) > 1e-6 * t):  # no unit sits on the threshold
+        Z = X @ W.T + b
+        d = _sigmoid_derivative(T(Z)).numpy()
+        if np.any(np.abs(d - t) <= 1e-6 * t):  # a unit on the threshold
+            continue
+        low = d < t
+        if (not low.any()) if edge else (low[Z > 0].any() and low[Z < 0].any() and low.mean() not in (0.5, 1.0)):
             break
     kwargs = {} if threshold is None else {"threshold": threshold}
-    return Probe((T(W), T(b), T(X)), kwargs, label, hidden)
+    return Probe(args=(T(W), T(b), T(X)), kwargs=kwargs, label=label, hidden=hidden, edge=edge)
 
 
 def _fraction_visible():
     rng = np.random.default_rng(9)
-    return [_fraction_probe(rng, 4, 3, 2, 8.0, None, "batch of 4, W 3×2 scaled by 8 (half the units saturated)",
-                            hidden=False)]
+    return [_fraction_probe(rng, 4, 3, 2, 8.0, None, "batch of 4, W 3×2 scaled by 8", hidden=False)]
 
 
 def _fraction_hidden(rng):
@@ -485,15 +582,11 @@ def _fraction_hidden(rng):
         _fraction_probe(rng, 8, 4, 3, 6.0, None, "batch of 8, W 4×3 scaled by 6"),
         _fraction_probe(rng, 5, 2, 5, 10.0, None, "batch of 5, W 2×5 scaled by 10"),
         _fraction_probe(rng, 6, 3, 2, 4.0, 1e-2, "batch of 6, threshold = 1e-2"),
-        _fraction_probe(rng, 3, 3, 3, 0.1, None, "small weights: nothing saturated"),
+        _fraction_probe(rng, 3, 3, 3, 0.1, None, "small weights: nothing saturated", edge=True),
     ]
 
 
 # ----------------------------------------------------------------------------- registry
-
-def _visible(*probes: Probe) -> Callable[[], list[Probe]]:
-    return lambda: list(probes)
-
 
 EXERCISES: dict[str, Exercise] = {}
 
@@ -523,7 +616,7 @@ _register(Exercise(
 
 _register(Exercise(
     "network_jacobian_shape", "chain_rule", 1, "shape", False, 0.0, 0.0,
-    visible=lambda: [Probe(([3, 5, 4, 2, 1],), {}, "layer_sizes = [3, 5, 4, 2, 1]")],
+    visible=lambda: [Probe(args=(list(SHAPE_EXAMPLE),), label=f"layer_sizes = {SHAPE_EXAMPLE}")],
     hidden=_shape_hidden, reference=_shape_reference,
     arg_names=("layer_sizes",)))
 
@@ -539,8 +632,8 @@ _register(Exercise(
 
 _register(Exercise(
     "relu_jacobian", "dead_neurons", 2, "matrix", True, 1e-5, 1e-8,
-    visible=lambda: [Probe((T([2.0, -1.0, 3.0, -0.5]),), {}, "z = (2, -1, 3, -0.5)"),
-                     Probe((T([0.0, 1.5, -2.0]),), {}, "z = (0, 1.5, -2): derivative at 0 is 0")],
+    visible=lambda: [Probe(args=(T([2.0, -1.0, 3.0, -0.5]),), label="z = (2, -1, 3, -0.5)"),
+                     Probe(args=(T([0.0, 1.5, -2.0]),), label="z = (0, 1.5, -2): derivative at 0 is 0", edge=True)],
     hidden=_relu_jac_hidden,
     reference=_matrix(lambda p: (torch.relu, p.args[0])),
     arg_names=("z",), hint=_relu_hint))
@@ -555,7 +648,8 @@ _register(Exercise(
 _register(Exercise(
     "relu_vjp", "dead_neurons", 2, "vector", False, 1e-5, 1e-8,
     visible=lambda: [Probe((T([2.0, -1.0, 3.0, -0.5]), T([1.0, 2.0, 3.0, 4.0])), {}, "z = (2, -1, 3, -0.5), v = (1, 2, 3, 4)"),
-                     Probe((T([0.0, 0.5, -0.5]), T([1.0, 1.0, 1.0])), {}, "z = (0, 0.5, -0.5), v = (1, 1, 1)")],
+                     Probe(args=(T([0.0, 0.5, -0.5]), T([1.0, 1.0, 1.0])), label="z = (0, 0.5, -0.5), v = (1, 1, 1)",
+                           edge=True)],
     hidden=_relu_vjp_hidden, reference=_relu_vjp_reference,
     arg_names=("z", "v")))
 

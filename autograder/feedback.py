@@ -81,22 +81,44 @@ def summary(verdicts: list[Verdict], score: float, points: float) -> str:
     return f"{k} of {n} check{'s' if n != 1 else ''} passed — score {fmt_number(score)}/{fmt_number(points)}"
 
 
+def special_cases(verdicts: list[Verdict]) -> list[str]:
+    """How the special cases weighed on the score, when there were any and something failed
+    (see ``scoring``)."""
+    from .scoring import EDGE_WEIGHT, tally
+    t = tally(verdicts)
+    if not t.edge or (t.general_passed, t.edge_passed) == (t.general, t.edge):
+        return []
+    lines = [f"  General checks: {t.general_passed} of {t.general} passed. Special cases: {t.edge_passed} of "
+             f"{t.edge} passed (inputs where some wrong answers coincide with the right one, so they can only "
+             "take points away)."]
+    if t.general_passed == 0 and t.edge_passed:
+        lines.append("  Your function is right only at special inputs: an answer that is wrong in general is not "
+                     "right, so it earns no credit.")
+    elif t.general_passed == t.general and t.edge_passed < t.edge:
+        lines.append(f"  Right in general, but not at the special cases marked below: each one failed costs "
+                     f"its share of {EDGE_WEIGHT:.0%} of the points.")
+    return lines
+
+
 def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
            score: float | None = None) -> str:
-    """The feedback block for one exercise: a one-line summary, the policy violation if any,
-    and for each failing probe (at most 4) the message, input, expected and returned value."""
+    """The feedback block for one exercise: a one-line summary, how special cases counted,
+    the policy violation if any, and for each failing probe (at most 4, general ones first)
+    the message, input, expected and returned value."""
     from .scoring import score as compute_score
     if isinstance(violation, str):  # a caller may pass one sentence instead of a list
         violation = [violation]
     if score is None:
         score = compute_score(exercise, verdicts, violation)
     lines = [f"{exercise.name}: " + summary(verdicts, score, exercise.points)]
+    if not violation:
+        lines.extend(special_cases(verdicts))
     if violation:
         lines.append("  Score 0: this exercise must be done by hand, without autograd, but your code uses:")
         lines.extend(f"    - {v}" for v in violation)
         lines.append("  Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
                      "another cell, as long as this function does not reach it).")
-    failing = [v for v in verdicts if not v.passed]
+    failing = sorted((v for v in verdicts if not v.passed), key=lambda v: v.edge)
     if violation:  # already explained above
         failing = [v for v in failing if v.diagnosis != "autograd_used"]
     shown = 0
@@ -105,8 +127,8 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
             lines.append(f"  ... and {len(failing) - shown} more failing check(s) of the same kind.")
             break
         shown += 1
-        tag = " (hidden check)" if v.hidden else ""
-        lines.append(f"  ✗ {v.label}{tag}: {v.message}")
+        tags = ", ".join(t for t, on in (("hidden check", v.hidden), ("special case", v.edge)) if on)
+        lines.append(f"  ✗ {v.label}{f' ({tags})' if tags else ''}: {v.message}")
         if v.inputs:
             lines.append("    input:")
             lines.append(_indent(v.inputs))

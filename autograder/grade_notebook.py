@@ -21,6 +21,7 @@ import numpy as np
 from autograder import exercises, feedback
 from autograder.cells import TEST_PREFIX, released_sources, tested_exercise
 from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
+from autograder.files import NotRegularFile, read_regular
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.recording import record_decisions
@@ -45,14 +46,25 @@ class BadSubmission(Exception):
 
 
 def read_submission(path: str) -> nbformat.NotebookNode:
-    if not os.path.exists(path):
-        raise BadSubmission("the notebook was not submitted")
-    if os.path.getsize(path) == 0:
+    try:
+        raw = read_regular(path)
+    except FileNotFoundError:
+        raise BadSubmission("the notebook was not submitted") from None
+    except NotRegularFile as exc:
+        raise BadSubmission(str(exc)) from None
+    if not raw:
         raise BadSubmission("the submitted notebook is an empty (0-byte) file")
     try:
-        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        return _parse(raw)
+    except RecursionError:
+        raise BadSubmission("the submitted file is not a readable notebook (its JSON is nested too deeply)") from None
+
+
+def _parse(raw: bytes) -> nbformat.NotebookNode:
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=nbformat.NO_CONVERT)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the student's file, said in words
-        nb = _lenient_read(path)
+        nb = _lenient_read(raw)
         if nb is None:
             raise BadSubmission(f"the submitted file is not a readable notebook ({type(exc).__name__}: "
                                 f"{str(exc)[:200]})") from None
@@ -63,29 +75,49 @@ def read_submission(path: str) -> nbformat.NotebookNode:
             raise BadSubmission(f"the notebook uses nbformat {nb.get('nbformat')}, which cannot be upgraded") from None
     if not isinstance(nb.get("cells"), list):
         raise BadSubmission("the notebook has no cells")
+    # nbformat lets some malformed cells through (one without a source, say)
+    nb.cells = [nbformat.from_dict(_well_typed(cell)) if isinstance(cell, dict) else cell for cell in nb.cells]
     return nb
 
 
-def _lenient_read(path: str):
+def _lenient_read(raw: bytes):
     """A version-4 notebook JSON that nbformat rejects only for some malformed cells: keep it,
-    so that planning drops those cells (and says so) instead of failing the whole notebook."""
+    so that planning drops those cells (and says so) instead of failing the whole notebook.
+    Of the notebook's own fields only the ones nbformat needs are kept, well typed."""
     import json
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(raw.decode("utf-8"))
     except Exception:  # noqa: BLE001
         return None
     if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
         return None
-    if not isinstance(data.get("metadata"), dict):
-        data["metadata"] = {}
-    for cell in data["cells"]:
-        if isinstance(cell, dict):
-            source = cell.get("source", "")
-            cell["source"] = "".join(map(str, source)) if isinstance(source, list) else str(source)
-            if not isinstance(cell.get("metadata"), dict):
-                cell["metadata"] = {}
+    minor = data.get("nbformat_minor")
+    data = {"nbformat": 4, "nbformat_minor": minor if type(minor) is int else nbformat.v4.nbformat_minor,
+            "metadata": data["metadata"] if isinstance(data.get("metadata"), dict) else {},
+            "cells": data["cells"]}
     return nbformat.from_dict(data)
+
+
+def _well_typed(cell: dict) -> dict:
+    """The fields of a cell that grading and writing the notebook use, each of the right type
+    (outputs are the child's anyway; attachments and ids that are not well formed are dropped,
+    and so is grading metadata without a string grade_id: the cell is then an ordinary one)."""
+    source = cell.get("source", "")
+    metadata = cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}
+    grading = metadata.get("nbgrader", {})
+    if not isinstance(grading, dict) or not isinstance(grading.get("grade_id", ""), str):
+        metadata = {k: v for k, v in metadata.items() if k != "nbgrader"}
+    kept = {"cell_type": cell.get("cell_type"),
+            "source": "".join(map(str, source)) if isinstance(source, list) else str(source),
+            "metadata": metadata}
+    if isinstance(cell.get("id"), str):
+        kept["id"] = cell["id"]
+    attachments = cell.get("attachments")
+    if isinstance(attachments, dict) and all(isinstance(a, dict) for a in attachments.values()):
+        kept["attachments"] = attachments
+    if kept["cell_type"] == "code":
+        kept["outputs"], kept["execution_count"] = [], None
+    return kept
 
 
 def is_cell(cell) -> bool:
@@ -171,9 +203,9 @@ def _restore_missing(instructor, plan, locked, released, seen, problems) -> None
             continue
         if _is_test(original):
             problems.append(f"test cell '{gid}' was missing; the instructor's version was restored")
-        # after the student's copy of the nearest preceding graded cell, else at the end
+        # after the student's copy of the nearest preceding graded cell, else at the start
         before = {g for g in order[:order.index(gid)] if g}
-        at = len(plan)
+        at = 0
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
                 at = i + 1
@@ -240,7 +272,8 @@ def _well_formed(outcome) -> bool:
     """The child decides every field of what it sends: check their types before use."""
     def plain(v, depth=0):
         if v is None or isinstance(v, (bool, int, float, str, np.ndarray, Unconvertible)):
-            return not isinstance(v, Unconvertible) or (isinstance(v.type_name, str) and isinstance(v.text, str))
+            return not isinstance(v, Unconvertible) or (isinstance(v.type_name, str) and isinstance(v.text, str)
+                                                        and isinstance(v.too_large, bool))
         return isinstance(v, tuple) and depth < 32 and all(plain(x, depth + 1) for x in v)
 
     error = getattr(outcome, "error", None)
@@ -294,6 +327,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                                                files_out=files_out) as session:
         graded.timings["start"] = time.monotonic() - started
         trusted = InstructorSide(session) if instructor_tests else None
+        graded.problems += session.skipped
         count = 0
         last_test = max((i for i, c in enumerate(plan) if _is_test(c)), default=len(plan))
         for index, cell in enumerate(plan):

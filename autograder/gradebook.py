@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .files import kind as file_kind
 from .jobs import CellResult, NotebookResult
 
 SIDE_DIR = os.path.join(".autograder", "graded")
@@ -225,6 +226,8 @@ class GradebookWriter:
 
         # 1. files -------------------------------------------------------------
         for filename in nbu.find_all_files(src, cd.ignore + ["*.ipynb"]):
+            if file_kind(os.lstat(filename).st_mode):    # links and special files: never read
+                continue
             _copy(filename, os.path.join(tmp, os.path.relpath(filename, src)))
         source_root = self.course.source(self.assignment_id)
         for rel in self._source_files:

@@ -1,19 +1,25 @@
-"""The "by hand" policy: no autograd in any form inside a by-hand exercise.
+"""The "by hand" policy: a by-hand exercise may not get its derivatives from autograd.
+
+What counts is asking autograd for a derivative (``torch.autograd.grad``, ``.backward()``,
+reading ``.grad``, a ``torch.func`` / ``functorch`` transform, ``torch.autograd.functional``,
+driving the graph through ``grad_fn``), however disguised. Tensors that require grad, a graph
+that nothing differentiates, and the grad modes (``torch.no_grad``, ``inference_mode``,
+``set_grad_enabled``), ``detach`` and ``requires_grad_(False)`` are not.
 
 Two layers:
 
 * ``static_violations(sources, function_name)`` reads the student's code cells (AST), starts
   at the graded function and follows every global name it reaches (module-level aliases,
-  imports, helper functions and classes, transitively). It flags autograd APIs however they
-  were imported or aliased, and the obfuscation primitives (``__import__``, ``importlib``,
-  ``eval``/``exec``, ``getattr`` with a computed name, ``sys.modules`` ...) that would let a
-  function reach them without naming them.
-* ``AutogradTracer`` records autograd that actually *runs* during a call: Python frames in
+  imports, helper functions and classes, transitively). It flags autograd's derivative APIs
+  however they were imported or aliased, and the obfuscation primitives (``__import__``,
+  ``importlib``, ``eval``/``exec``, ``getattr`` with a computed name, ``sys.modules`` ...)
+  that would let a function reach them without naming them.
+* ``AutogradTracer`` records derivatives actually computed during a call: Python frames in
   torch's autograd / functorch code (``torch.autograd.grad``, ``Tensor.backward``,
-  ``torch.func.*``, forward-mode AD), the C entry points that start the engine or make a
-  tensor require grad, and backward nodes unpacking their saved tensors (which catches a
-  hand-driven ``y.grad_fn(v)``). It also notes when the student switches the profiler off.
-  Its cost is per Python-level call, never per tensor element.
+  ``torch.func.*``, forward-mode AD), the C entry points that start the engine, and backward
+  nodes unpacking their saved tensors (which catches a hand-driven ``y.grad_fn(v)``). It
+  also notes when the student switches the profiler off. Its cost is per Python-level call,
+  never per tensor element.
 """
 from __future__ import annotations
 
@@ -39,19 +45,21 @@ BANNED_MODULES = (
     "torch._C._functions",
     "torch.vmap",  # not autograd by itself, but torch.vmap(grad(...)) is how it is smuggled
 )
-# exact dotted names (after alias resolution) that are autograd
-BANNED_NAMES = {
-    "torch.Tensor.backward", "torch.Tensor.grad", "torch.Tensor.register_hook",
-    "torch.enable_grad", "torch.set_grad_enabled",
-}
-# attribute names that only exist to drive autograd (on any object)
+# grad modes live in torch.autograd but compute no derivative: switching gradients off is fine
+ALLOWED_MODULES = (
+    "torch.autograd.grad_mode",
+    "torch.autograd.no_grad",
+    "torch.autograd.enable_grad",
+    "torch.autograd.set_grad_enabled",
+    "torch.autograd.inference_mode",
+)
+# exact dotted names (after alias resolution) that compute derivatives
+BANNED_NAMES = {"torch.Tensor.backward", "torch.Tensor.grad"}
+# attribute names that only exist to get derivatives from autograd (on any object)
 BANNED_ATTRIBUTES = {
     "backward": ".backward()",
     "grad": ".grad",
     "grad_fn": ".grad_fn (the autograd graph)",
-    "requires_grad_": ".requires_grad_()",
-    "register_hook": ".register_hook()",
-    "retain_grad": ".retain_grad()",
     "next_functions": ".grad_fn.next_functions (the autograd graph)",
     "_execution_engine": "the autograd engine",
     "run_backward": "the autograd engine",
@@ -108,6 +116,8 @@ def _dotted(node: ast.AST) -> list[str] | None:
 
 
 def _banned(dotted: str) -> str | None:
+    if any(dotted == a or dotted.startswith(a + ".") for a in ALLOWED_MODULES):
+        return None
     for prefix in BANNED_MODULES:
         if dotted == prefix or dotted.startswith(prefix + "."):
             return dotted
@@ -311,19 +321,15 @@ class _Checker:
                     if dotted:
                         self.check_dotted(dotted)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                if isinstance(node, ast.ImportFrom):
+                if isinstance(node, ast.ImportFrom):  # judged by what it imports: grad modes are fine
                     mod = node.module or ""
                     names = [f"{mod}.{a.name}" for a in node.names]
-                    self.check_dotted(mod)
                 else:
                     names = [a.name for a in node.names]
                 for n in names:
                     self.check_dotted(n)
             elif isinstance(node, ast.Call):
                 self.scan_call(node, local)
-            elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
-                if not (isinstance(node.value, ast.Constant) and node.value.value is False):
-                    self.flag("`requires_grad=True` (building an autograd graph)")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 low = node.value.lower()
                 if any(w in low for w in ("autograd", "functorch", "torch.func", "jacrev", "jacfwd")) \
@@ -413,8 +419,6 @@ def _watched() -> tuple[tuple[str, ...], tuple[str, ...]]:
 _C_NAMES = {
     "run_backward": "the autograd engine (backward)",
     "_run_backward": "the autograd engine (backward)",
-    "requires_grad_": ".requires_grad_()",
-    "retain_grad": ".retain_grad()",
     "_make_dual": "forward-mode AD (dual tensors)",
     "_unpack_dual": "forward-mode AD (dual tensors)",
     "_enter_dual_level": "forward-mode AD",
@@ -451,7 +455,6 @@ class AutogradTracer:
 
     def __init__(self) -> None:
         self._calls: list[str] = []
-        self._graph_built = False
         self._prev = None
         self._prev_thread = None
         self._hooks = None
@@ -484,7 +487,7 @@ class AutogradTracer:
                 # torch's own internals (printing a tensor calls forward_ad.unpack_dual)
                 if not self._from_torch(frame.f_back):
                     self._note(f"{_module_of(filename)}.{code.co_name}")
-            elif code.co_name in ("backward", "register_hook") and filename.endswith(_TENSOR_PY) \
+            elif code.co_name == "backward" and filename.endswith(_TENSOR_PY) \
                     and not self._from_torch(frame.f_back):
                 self._note(f"Tensor.{code.co_name}()")
         elif event == "c_call":
@@ -496,11 +499,9 @@ class AutogradTracer:
                     and getattr(arg, "__module__", "") in ("sys", "threading"):
                 self._note(f"{arg.__module__}.{name}() (the student's code changed the grader's tracer)")
 
-    def _pack(self, t):
-        # an op saved a tensor for backward: the call is building an autograd graph, which a
-        # by-hand computation never needs (probe inputs do not require grad)
-        self._graph_built = True
-        return t
+    @staticmethod
+    def _pack(t):
+        return t  # building a graph is allowed; only using it (below) computes a derivative
 
     def _unpack(self, t):
         self._note(_UNPACK_NOTE)
@@ -521,8 +522,6 @@ class AutogradTracer:
         current = sys.getprofile()
         if len(self._calls) > 1 and _UNPACK_NOTE in self._calls:
             self._calls.remove(_UNPACK_NOTE)  # already explained by the entry point
-        if self._graph_built and not self._calls:
-            self._note("built an autograd graph (tensors with requires_grad=True)")
         sys.setprofile(self._prev)
         threading.setprofile(self._prev_thread)
         if getattr(current, "__self__", None) is not self:

@@ -59,9 +59,7 @@ class SandboxedExecute(Execute):
         if unreadable:
             return _scored_zero(nb, unreadable), resources
         coursedir = CourseDirectory(config=self.config)
-        source_path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
-                                   info["notebook"] + ".ipynb")
-        instructor = _as_in_gradebook(nbformat.read(source_path, as_version=4), info)
+        instructor = _instructor_notebook(coursedir, info, info["notebook"])
         secret = course_secret(coursedir.root)
         seeds = {name: student_seed(secret, info["student"], name)
                  for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
@@ -84,17 +82,6 @@ class SandboxedExecute(Execute):
         spec = KernelSpecManager(parent=self).get_kernel_spec(NATIVE_KERNEL_NAME if name == "python" else name)
         if spec.language.lower() != "python":
             raise ValueError(f"kernel '{name}' runs {spec.language}; the sandboxed grader runs Python notebooks only")
-
-
-def _as_in_gradebook(instructor, info: dict):
-    """The instructor's notebook with its graded and locked cells' code as nbgrader's gradebook
-    holds it, which is what OverwriteCells restores: autotests expanded, hidden tests in."""
-    with Gradebook(info["db_url"]) as gb:
-        saved = {cell.name: cell.source for cell in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
-    for cell in instructor.cells:
-        if grade_id(cell) in saved:
-            cell.source = saved[grade_id(cell)]
-    return instructor
 
 
 UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
@@ -125,12 +112,13 @@ class SubmissionExporter(NotebookExporter):
         self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
 
     def from_filename(self, filename, resources=None, **kw):
-        from autograder.grade_notebook import BadSubmission, read_submission
+        from autograder.grade_notebook import BadSubmission, plan_cells, read_submission
 
         resources = resources if resources is not None else {}
         info = resources.get("nbgrader", {})
         key = (info.get("assignment"), info.get("student"), info.get("notebook"))
         name = os.path.splitext(os.path.basename(filename))[0]
+        who = f"{info.get('student')}/{name}"
         resources.setdefault("metadata", {}).update(name=name, path=os.path.dirname(filename))
         if any(isinstance(p, SandboxedExecute) for p in self._preprocessors):
             # the grading pass reads what the sanitising pass wrote; a stand-in is not run
@@ -138,38 +126,68 @@ class SubmissionExporter(NotebookExporter):
             if reason is not None:
                 resources[UNREADABLE] = reason
             return self.from_notebook_node(nbformat.read(filename, as_version=4), resources, **kw)
+
+        coursedir = CourseDirectory(config=self.config)
+        instructor = _instructor_notebook(coursedir, info, name)
+        released_path = _course_path(coursedir, coursedir.release_directory, info["assignment"], name)
+        released = nbformat.read(released_path, as_version=4) if os.path.isfile(released_path) else None
         try:
-            nb = read_submission(filename)
-            return self.from_notebook_node(_well_formed_cells(nb), copy.deepcopy(resources), **kw)
+            student = read_submission(filename)
+            # The student's cells as the batch plans them (instructor's locked and test cells
+            # restored, tampering undone), in the released metadata: nbgrader's sanitising then
+            # meets nothing a student could have broken.
+            cells, problems = plan_cells(instructor, student)
+            for problem in problems:
+                self.log.warning("%s: %s", who, problem)
+            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell) for cell in cells],
+                                          metadata=(released or student).metadata)
+            return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
         except BadSubmission as exc:
             reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - nbgrader's sanitising rejected the student's file
-            if _is_database_error(exc):
+            if _is_database_error(exc) or released is None:
                 raise
             reason = f"nbgrader could not sanitise the notebook ({type(exc).__name__}: {str(exc)[:200]})"
-        self.log.warning("%s/%s: %s; every graded cell of it scores 0", info.get("student"), name, reason)
+        if released is None:
+            raise BadSubmission(f"{who}: {reason} (and there is no released notebook to stand in for it)")
+        self.log.warning("%s: %s; every graded cell of it scores 0", who, reason)
         self._replaced[key] = reason
-        return self.from_notebook_node(self._released(info, name), resources, **kw)
-
-    def _released(self, info: dict, notebook: str):
-        coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]),
-                            notebook + ".ipynb")
-        return nbformat.read(path, as_version=4)
+        return self.from_notebook_node(released, resources, **kw)
 
 
-def _well_formed_cells(nb):
-    """Only the cells grading reads (type, source, metadata), as ``plan_cells`` keeps them: a
-    malformed cell is dropped instead of failing nbgrader's sanitising of the whole notebook."""
-    from autograder.grade_notebook import is_cell
-    nb.cells = [_rebuilt(cell) for cell in nb.cells if is_cell(cell)]
-    return nb
+def _course_path(coursedir, step: str, assignment: str, notebook: str) -> str:
+    return os.path.join(coursedir.format_path(step, ".", assignment), notebook + ".ipynb")
+
+
+def _course_notebook(coursedir, step: str, assignment: str, notebook: str):
+    """The instructor's copy of a notebook in one of the course's folders (source, release)."""
+    return nbformat.read(_course_path(coursedir, step, assignment, notebook), as_version=4)
+
+
+def _instructor_notebook(coursedir, info: dict, notebook: str):
+    """The instructor's notebook (source/) with its graded and locked cells' code as nbgrader's
+    gradebook holds it, which is what OverwriteCells restores: autotests expanded, hidden
+    tests in."""
+    instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], notebook)
+    with Gradebook(info["db_url"]) as gb:
+        saved = {cell.name: cell.source for cell in gb.find_notebook(notebook, info["assignment"]).source_cells}
+    for cell in instructor.cells:
+        if grade_id(cell) in saved:
+            cell.source = saved[grade_id(cell)]
+    return instructor
 
 
 def _rebuilt(cell):
+    """Only what grading reads of a cell: its type, source and metadata, with nbgrader's part
+    as grading reads it (``cells.meta``: a malformed one counts as none)."""
+    from autograder.cells import meta, source
+
+    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "nbgrader"}
+    if meta(cell):
+        metadata["nbgrader"] = meta(cell)
     new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
            "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
-    rebuilt = new(source=cell.get("source", ""), metadata=cell.get("metadata", {}))
+    rebuilt = new(source=source(cell), metadata=metadata)
     if "id" in cell:            # the same file autogrades to the same notebook, as stock
         rebuilt.id = cell["id"]
     else:

@@ -52,14 +52,17 @@ class Mistake:
     notebook: str           # notebook (without .ipynb) holding that cell
     description: str        # what the student got wrong, in one line
     source: str             # the replacement cell source
-    loses_points: bool = True
+    # what it earns on its own exercise (see scoring): "none" when it is wrong in general,
+    # "partial" when it is right on some general probes or wrong only at special cases,
+    # "full" when it is a right answer
+    credit: str = "none"
     # other exercises whose score may drop too because their solution calls this function
     affects: tuple[str, ...] = field(default=())
 
 
-def _mistake(name, exercise, notebook, description, source, loses_points=True, affects=()):
+def _mistake(name, exercise, notebook, description, source, credit="none", affects=()):
     return Mistake(name, exercise, notebook, description, source.strip("\n") + "\n",
-                   loses_points, tuple(affects))
+                   credit, tuple(affects))
 
 
 _MISTAKE_LIST = [
@@ -104,7 +107,7 @@ import torch
 
 def affine_jacobian(W, b, x):
     return torch.tensor(W)
-""", loses_points=False),
+""", credit="full"),
     _mistake("forgot_return", "affine_jacobian", "jacobian",
              "computes the Jacobian but never returns it (returns None)", """
 import torch
@@ -158,7 +161,7 @@ import torch
 
 def relu_jacobian(z):
     return torch.diag((z >= 0).to(z.dtype))
-"""),
+""", credit="partial"),  # wrong only where z is exactly 0, a special case
     _mistake("origin_is_not_dead", "dead_input", "dead_neurons",
              "returns x = 0, where the pre-activations are just b (not all negative)", """
 import torch
@@ -173,7 +176,7 @@ import torch
 def relu_vjp(z, v):
     J = torch.diag((z > 0).to(z.dtype))
     return J.T @ v
-"""),
+""", credit="partial"),  # right on the small general probes, fails the one with n = 10**7
     # --- sigmoid_saturation.ipynb ------------------------------------------------------------
     _mistake("sigmoid_wrong_sign", "sigmoid_jacobian", "sigmoid_saturation",
              "sigma(z) (sigma(z) - 1) on the diagonal: the sign is flipped", """
@@ -306,9 +309,10 @@ def test_points(source_dir: Path | None = None) -> dict[str, float]:
 def expected_scores(spec: Spec, source_dir: Path | None = None) -> dict[str, tuple[float, float]]:
     """test grade_id -> (lowest, highest) score the spec should get from a correct grader.
 
-    perfect: full marks everywhere; blank: 0 everywhere; a mistake: strictly less than full
-    on its own exercise (unless it is a right answer, e.g. one that warns), anything on the
-    exercises it `affects`, full marks on every other exercise.
+    perfect: full marks everywhere; blank: 0 everywhere; a mistake, on its own exercise: 0
+    when it is wrong in general, strictly between 0 and full for partial credit, full for a
+    right answer (e.g. one that warns); anything on the exercises it `affects`, full marks on
+    every other exercise.
     """
     points = test_points(source_dir)
     if spec == "blank":
@@ -320,9 +324,9 @@ def expected_scores(spec: Spec, source_dir: Path | None = None) -> dict[str, tup
             if gid in out:
                 out[gid] = (0.0, points[gid])
         gid = f"test_{m.exercise}"
-        if gid in out and m.loses_points:
-            # strictly less: the grader must find the mistake on at least one probe
-            out[gid] = (0.0, max(points[gid] - 0.01, 0.0))
+        if gid in out and m.credit != "full":
+            # partial: the grader must find the mistake on at least one probe, and credit the rest
+            out[gid] = (0.01, points[gid] - 0.01) if m.credit == "partial" else (0.0, 0.0)
     return out
 
 

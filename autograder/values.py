@@ -17,6 +17,7 @@ class Unconvertible:
     """A return value we could not turn into numbers (a dict, a sympy matrix, ...)."""
     type_name: str
     text: str  # a short repr, for feedback
+    too_large: bool = False   # numbers, but more than the grader reads (text: the shape and count)
 
 
 # None | bool | int | float | str | np.ndarray (float64) | tuple[PlainValue, ...] | Unconvertible
@@ -71,6 +72,7 @@ class Verdict:
     message: str            # one or two sentences in the student's terms
     label: str = ""         # which probe
     hidden: bool = False
+    edge: bool = False      # the probe is a special case (``Probe.edge``): it only takes credit away
     inputs: str = ""        # the probe input, abbreviated, to reproduce the failure
     expected: str = ""      # the expected answer, abbreviated
     got: str = ""           # what the student returned, abbreviated

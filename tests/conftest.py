@@ -10,6 +10,8 @@ Session-scoped and read-only unless said otherwise; copy before modifying.
 * ``make_class``       -- (function scope) ``make_class({"ada": "perfect", ...})`` writes
                           submitted/ into a fresh copy of the template and returns its root
 * ``regenerate``       -- the scripts/regenerate.py module (build_release, build_solutions)
+* ``postgres``         -- a throw-away PostgreSQL server on 127.0.0.1 (tests/pgcluster.py);
+                          ``postgres.create_database(name)`` returns a fresh database's URL
 """
 from __future__ import annotations
 
@@ -67,3 +69,15 @@ def make_class(course_template, tmp_path):
         return dest
 
     return build
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from pgcluster import PostgresCluster, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster.start()
+    yield cluster
+    cluster.stop()

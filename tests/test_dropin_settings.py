@@ -90,7 +90,7 @@ def test_only_new_regular_files_come_out(tmp_path):
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
         "given.txt", "result.txt", "sub/deep.csv"]
     assert (dest / "given.txt").read_text() == "the instructor's"
-    assert sorted(skipped) == ["link: not a regular file", "pipe: not a regular file"]
+    assert sorted(skipped) == ["link: a symbolic link, not a regular file", "pipe: a named pipe, not a regular file"]
 
 
 def test_the_number_of_files_is_bounded(tmp_path):

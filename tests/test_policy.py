@@ -1,14 +1,16 @@
-"""The by-hand policy: disguised autograd is found (statically and at run time); honest code
-is not flagged."""
+"""The by-hand policy: disguised autograd derivatives are found (statically and at run time);
+honest code is not flagged, even when it builds tensors that require grad."""
 from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
 from autograder.calling import call_student
-from autograder.exercises import Probe, T
+from autograder.exercises import Probe, T, get
+from autograder.grading import run_exercise
 from autograder.policy import AutogradTracer, static_violations
 
 HEADER = "import torch\nimport numpy as np\n"
@@ -127,6 +129,13 @@ def test_disguised_autograd_is_flagged_statically(case):
     assert flags(DISGUISED[case]), case
 
 
+BUILDS_A_GRAPH = """
+    def jacobian_by_hand(p):
+        q = p.clone().requires_grad_(True)
+        x, y = q[0], q[1]
+        return torch.stack([torch.stack([2 * x, torch.ones_like(x)]), torch.stack([y, x]),
+                            torch.stack([torch.exp(x), torch.zeros_like(x)])])
+"""
 HONEST = {
     "sigmoid and friends": """
         def jacobian_by_hand(p):
@@ -153,6 +162,21 @@ HONEST = {
             with torch.no_grad():
                 return p.detach().clone()
     """,
+    "returns a tensor that requires grad": """
+        def jacobian_by_hand(p):
+            x, y = float(p[0]), float(p[1])
+            return torch.tensor([[2 * x, 1.0], [y, x], [np.exp(x), 0.0]], dtype=torch.float64, requires_grad=True)
+    """,
+    "builds a graph that nothing differentiates": BUILDS_A_GRAPH,
+    "grad modes, detach and requires_grad_(False)": """
+        from torch.autograd import no_grad as ng
+        def jacobian_by_hand(p):
+            with torch.inference_mode():
+                x = p[0] * 1
+            with torch.autograd.set_grad_enabled(False), ng(), torch.enable_grad():
+                y = p.detach().clone().requires_grad_(False)[1]
+            return torch.tensor([[2 * x, 1.0], [y, x], [torch.exp(x), 0.0]])
+    """,
     "a docstring that mentions autograd": '''
         def jacobian_by_hand(p):
             """Computed by hand; compare with torch.autograd later."""
@@ -169,6 +193,11 @@ UNREACHABLE_CHECK = """
 @pytest.mark.parametrize("case", sorted(HONEST))
 def test_honest_code_is_not_flagged(case):
     assert flags(UNREACHABLE_CHECK, HONEST[case]) == []
+
+
+def test_findings_name_what_was_found():
+    assert flags(DISGUISED["backward"]) == ["`.backward()`", "`.grad`"]
+    assert flags(DISGUISED["from-import alias"]) == ["`torch.func.jacrev` (as `jr`)"]
 
 
 def test_later_cell_redefinition_wins():
@@ -207,13 +236,32 @@ def test_tracer_sees_functional_jacobian_func_backward_and_hidden_names():
         p = p.clone().requires_grad_()
         f(p).sum().backward()
         return p.grad
-    assert _ran(backward, P)
+    assert _ran(backward, P) == ("Tensor.backward()",)
 
     def via_engine_only(p):
         q = torch.tensor(p.tolist(), dtype=p.dtype, requires_grad=True)  # no requires_grad_ call
-        out = f(q)
-        return out[0].grad_fn(torch.tensor(1.0, dtype=p.dtype))  # drive the graph by hand
+        out = torch.exp(q)
+        return out.grad_fn(torch.ones_like(p))  # drive the graph by hand: ExpBackward uses exp(q)
     assert _ran(via_engine_only, P)
+
+
+def test_tracer_quiet_when_a_graph_is_built_but_not_differentiated():
+    namespace = {"torch": torch, "np": np}
+    exec(textwrap.dedent(BUILDS_A_GRAPH) + textwrap.dedent(HONEST["grad modes, detach and requires_grad_(False)"])
+         .replace("def jacobian_by_hand", "def with_modes"), namespace)
+    exec(textwrap.dedent(HONEST["returns a tensor that requires grad"]).replace("def jacobian_by_hand",
+                                                                                "def requiring"), namespace)
+    for name in ("jacobian_by_hand", "with_modes", "requiring"):
+        assert _ran(namespace[name], P) == (), name
+
+
+def test_by_hand_answer_that_requires_grad_scores_full_marks():
+    namespace = {"torch": torch}
+    exec(textwrap.dedent(BUILDS_A_GRAPH), namespace)
+    ex = get("jacobian_by_hand")
+    verdicts, violation, score = run_exercise(ex, lambda probe: call_student(namespace["jacobian_by_hand"], probe, True),
+                                              3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
+    assert violation == [] and all(v.passed for v in verdicts) and score == ex.points
 
 
 def test_tracer_notices_profiler_switched_off():

@@ -65,9 +65,11 @@ def test_expected_scores():
     assert sum(points.values()) == 29
     assert samples.expected_scores("perfect") == {g: (p, p) for g, p in points.items()}
     assert samples.expected_scores("blank") == {g: (0.0, 0.0) for g in points}
-    exp = samples.expected_scores(["transposed_jacobian", "warning_but_correct"])
-    assert exp["test_jacobian_by_hand"][1] < 3
-    assert exp["test_affine_jacobian"] == (1.0, 1.0)
+    exp = samples.expected_scores(["transposed_jacobian", "warning_but_correct", "relu_one_at_zero"])
+    assert exp["test_jacobian_by_hand"] == (0.0, 0.0)       # wrong in general
+    assert exp["test_affine_jacobian"] == (1.0, 1.0)        # a right answer
+    assert exp["test_relu_jacobian"] == (0.01, 1.99)        # wrong only at a special case
+    assert {m.credit for m in samples.MISTAKES.values()} == {"none", "partial", "full"}
 
 
 def test_write_class(tmp_path):

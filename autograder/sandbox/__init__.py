@@ -24,7 +24,7 @@ from dataclasses import asdict
 
 from autograder.sandbox import wire
 from autograder.sandbox.files import copy_new_files
-from autograder.sandbox.isolation import Confinement
+from autograder.sandbox.isolation import SCRATCH_ROOT, Confinement
 from autograder.sandbox.reports import Ready
 
 INTERRUPT_GRACE = 3.0        # seconds a child gets to answer SIGINT before SIGKILL
@@ -132,6 +132,7 @@ class Session:
         self.dead: str | None = None
         self.isolation: list[str] = []
         self.files_skipped: list[str] = []
+        self.skipped: list[str] = []      # submitted files the child's working folder lacks, and why
 
     def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         import torch
@@ -210,9 +211,16 @@ class Session:
         if not isinstance(ready, Ready):
             self._die("did not start properly")
         self.isolation = list(ready.isolation)
+        self.skipped = [str(line) for line in ready.skipped]
 
     def run_cell(self, source: str, timeout: float):
         return self._roundtrip({"op": "run", "source": source}, timeout)
+
+    def working_folder(self, scratch: str) -> str:
+        """Where we see the child's working folder: inside its own mount namespace while it
+        lives (a private tmpfs, when it could mount one), else where we made it."""
+        inside = f"/proc/{self.pid}/root{scratch}"
+        return inside if os.path.isdir(inside) else scratch
 
     def proxy(self, action: str, payload: bytes, timeout: float):
         """Do ``action`` to the student's objects (see sandbox/remote.py); ``payload`` is the
@@ -286,16 +294,12 @@ class Sandbox:
         """``environment``: variables for student code besides the basics; ``files_out``: where
         the files the notebook creates are copied when it is done (``Session.files_skipped``
         says what was left out)."""
-        scratch = tempfile.mkdtemp(prefix="autograder-run-")
+        # The child fills it (with the submission's regular files only), on a private tmpfs
+        # when it can mount one; without root, here.
+        scratch = tempfile.mkdtemp(prefix="autograder-run-", dir=SCRATCH_ROOT)
         try:
-            if files_dir and os.path.isdir(files_dir):
-                shutil.copytree(files_dir, scratch, dirs_exist_ok=True, symlinks=True)
-            if self.uid is not None:
-                for root, dirs, files in os.walk(scratch):
-                    for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                        os.lchown(name, self.uid, self.uid)
-            os.chmod(scratch, 0o700)
-            conf = Confinement(uid=self.uid, scratch=scratch, hide_paths=tuple(hide_paths), memory_mb=memory_mb)
+            conf = Confinement(uid=self.uid, scratch=scratch, files=files_dir or None, hide_paths=tuple(hide_paths),
+                               memory_mb=memory_mb, readable=(self.share_files().dir,))
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap,
@@ -308,10 +312,10 @@ class Sandbox:
                 session.start(start_timeout)
                 yield session
             finally:
+                if files_out:
+                    session.files_skipped = copy_new_files(session.working_folder(scratch), files_out)
                 ours.close()
                 self.reap()
-                if files_out:
-                    session.files_skipped = copy_new_files(scratch, files_out)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

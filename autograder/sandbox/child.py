@@ -143,14 +143,14 @@ def _missing(name: str):
 
 
 def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: bool, environment: dict) -> None:
-    applied = confine(conf)
+    applied, skipped = confine(conf)
     _figures(shell, figures)
     os.environ.clear()
     os.environ.update({**environment, "HOME": conf.scratch, "TMPDIR": conf.scratch,
                        "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"})
     sys.stdin = open(os.devnull)
     sys.stdout, sys.stderr = _Stream(current, "stdout"), _Stream(current, "stderr")
-    wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied))
+    wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied, skipped=skipped))
 
     from autograder.calling import call_student
     while True:

@@ -1,14 +1,15 @@
-"""Files a notebook wrote, brought out of its scratch folder (as stock nbgrader leaves them
+"""Files a notebook wrote, brought out of its working folder (as stock nbgrader leaves them
 beside the autograded notebook).
 
-Only after the submission's processes are gone, and only what cannot hurt the grader: regular
+Only when it is done, and only what cannot hurt the grader: regular
 files that are new (nothing in the destination is overwritten), not notebooks, not hidden,
 never links or special files, within a count and a size budget.
 """
 from __future__ import annotations
 
 import os
-import stat
+
+from autograder.files import NotRegularFile, open_regular
 
 MAX_FILES = 100
 MAX_BYTES = 20 * 1024 * 1024      # all files together
@@ -38,22 +39,20 @@ def copy_new_files(scratch: str, dest: str) -> list[str]:
 def _copy_regular(path: str, target: str, budget: int) -> int | str:
     """Bytes copied, or why not."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return "not a regular file"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return "not a regular file"
-        if info.st_size > budget:
+        fd = open_regular(path)
+    except NotRegularFile as exc:
+        return f"{exc.kind}, not a regular file"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    with os.fdopen(fd, "rb") as source:
+        size = os.fstat(fd).st_size
+        if size > budget:
             return f"the files written exceed {MAX_BYTES // (1024 * 1024)} MB"
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        try:
-            data = os.read(fd, info.st_size + 1)[:info.st_size]
-            os.write(out, data)
-        finally:
-            os.close(out)
-        return len(data)
+        data = source.read(size)
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(out, data)
     finally:
-        os.close(fd)
+        os.close(out)
+    return len(data)

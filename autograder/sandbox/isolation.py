@@ -1,11 +1,12 @@
 """Confine the freshly forked child before it runs a single line of student code.
 
-Applied in order: own session; private mount and network namespaces in which the course's
-secrets (source, gradebook, submissions, the seed file) are covered by empty mounts; resource
-limits; a scratch working directory; and finally an unprivileged uid of its own, so the
-grader can later kill every process the submission started by killing that uid's processes.
-Each step that the machine does not allow (not root, no namespaces) is skipped and reported,
-so the instructor can see how strong the boundary was.
+Applied in order: own session; private mount, network and IPC namespaces with a private,
+size-limited /tmp, /var/tmp, /dev/shm and /run/lock, in which the course's secrets (source,
+gradebook, submissions, the seed file) are covered by empty mounts; a working folder holding a
+copy of the submission's regular files; resource limits; and finally an unprivileged uid of
+its own, so the grader can later kill every process the submission started by killing that
+uid's processes. Each step that the machine does not allow (not root, no namespaces) is
+skipped and reported, so the instructor can see how strong the boundary was.
 """
 from __future__ import annotations
 
@@ -15,24 +16,35 @@ import resource
 import sys
 from dataclasses import dataclass
 
+from autograder.files import copy_regular_tree, open_folder
+
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+SCRATCH_ROOT = "/tmp"          # where the grader makes each child's (empty) working folder
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")    # the usual world-writable folders
+
+
 @dataclass(frozen=True)
 class Confinement:
     uid: int | None            # run as this uid (None: stay as we are; not root)
-    scratch: str               # working directory, a copy of the student's files
+    scratch: str               # working directory and $HOME: an empty folder under SCRATCH_ROOT
+    files: str | None          # the submission folder; its regular files are copied into scratch
     hide_paths: tuple          # files and folders student code must not see
     memory_mb: int
+    readable: tuple = ()       # folders under /dev/shm the child may read, not write (the probe files)
     max_processes: int = 64
     max_file_mb: int = 256
+    # PRIVATE_TMP and the working folder together: one private tmpfs, gone with the child
+    scratch_mb: int = 256
 
 
 def _check(ret: int, what: str) -> None:
@@ -42,7 +54,6 @@ def _check(ret: int, what: str) -> None:
 
 
 def _hide(paths) -> None:
-    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     for path in paths:
         if not os.path.lexists(path):
             continue
@@ -52,6 +63,55 @@ def _hide(paths) -> None:
                                b"size=4k,mode=000"), f"hide {path}")
         else:
             _check(_libc.mount(b"/dev/null", target, None, MS_BIND, None), f"hide {path}")
+
+
+def _bind(fd: int, target: str, flags: int = 0) -> None:
+    _check(_libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND, None),
+           f"bind {target}")
+    if flags:
+        _check(_libc.mount(None, os.fsencode(target), None, MS_BIND | MS_REMOUNT | flags, None),
+               f"remount {target}")
+
+
+def _private_tmp(conf: Confinement) -> None:
+    """One size-limited tmpfs of the child's own behind /tmp, /var/tmp, /dev/shm and /run/lock.
+
+    A tmpfs is mounted on /tmp; its folders tmp/, var-tmp/, dev-shm/ and run-lock/ are then
+    bound over those places, so whatever student code writes there (or in its working folder,
+    inside the new /tmp) counts against one limit and vanishes with the child's mount
+    namespace. The probe folders under /dev/shm are bound back, read-only, through descriptors opened before
+    the cover went on.
+    """
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW) for path in conf.readable}
+    options = f"size={conf.scratch_mb}m,nr_inodes=16384,mode=755".encode()
+    _check(_libc.mount(b"tmpfs", os.fsencode(SCRATCH_ROOT), b"tmpfs", MS_NOSUID | MS_NODEV, options),
+           "private /tmp")
+    folders = {}
+    for place in filter(os.path.isdir, PRIVATE_TMP):
+        folder = os.path.join(SCRATCH_ROOT, place.strip("/").replace("/", "-"))
+        os.mkdir(folder)
+        os.chmod(folder, 0o1777)
+        folders[place] = os.open(folder, os.O_PATH)
+    for place, fd in folders.items():      # only now: the first one covers SCRATCH_ROOT itself
+        _bind(fd, place)
+        os.close(fd)
+    for path, fd in kept.items():
+        os.mkdir(path, 0o711)
+        _bind(fd, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        os.close(fd)
+
+
+def _fill_scratch(conf: Confinement, files_fd: int | None) -> list[str]:
+    """The working folder, with the submission's regular files; what was left out, in words."""
+    os.makedirs(conf.scratch, mode=0o700, exist_ok=True)
+    if conf.uid is not None and os.geteuid() == 0:
+        os.chown(conf.scratch, conf.uid, conf.uid)
+    if files_fd is None:
+        return []
+    try:
+        return copy_regular_tree(files_fd, conf.scratch, owner=conf.uid if os.geteuid() == 0 else None)
+    finally:
+        os.close(files_fd)
 
 
 def _closed_ancestor(path: str) -> str | None:
@@ -103,19 +163,29 @@ def _limit(name: int, value: int) -> None:
     resource.setrlimit(name, (value, value if hard == resource.RLIM_INFINITY else hard))
 
 
-def confine(conf: Confinement) -> list[str]:
-    """Apply every step the machine allows; return what was applied, for the report."""
+def confine(conf: Confinement) -> tuple[list[str], list[str]]:
+    """Apply every step the machine allows; return what was applied, for the report, and
+    the submission's files that were not copied into the working folder."""
     applied = []
     os.setsid()
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-    if os.geteuid() == 0:
-        if _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
-            _hide(conf.hide_paths)
-            if conf.uid is not None:
-                import autograder
-                _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
-                         *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
-            applied += ["mount namespace (course secrets hidden)", "no network"]
+    # Opened before any mount: the submission folder may lie under /tmp or among the hidden paths.
+    files_fd = open_folder(conf.files) if conf.files and os.path.isdir(conf.files) else None
+    # A private IPC namespace too: System V shared memory would otherwise outlive the child.
+    namespaced = os.geteuid() == 0 and _libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
+    if namespaced:
+        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+        _private_tmp(conf)
+    skipped = _fill_scratch(conf, files_fd)
+    if namespaced:
+        _hide(conf.hide_paths)
+        if conf.uid is not None:
+            import autograder
+            _expose({sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(autograder.__file__)),
+                     *(p for p in sys.path if p.startswith(os.sep) and os.path.isdir(p))})
+        applied += ["mount namespace (course secrets hidden)", "no network",
+                    f"private /tmp, /var/tmp, /dev/shm, /run/lock and home ({conf.scratch_mb} MB in all)",
+                    "private IPC"]
     # Address space above what torch already maps: a memory bomb gets MemoryError in its own cell.
     _limit(resource.RLIMIT_AS, _vm_size_bytes() + conf.memory_mb * 1024 * 1024)
     _limit(resource.RLIMIT_FSIZE, conf.max_file_mb * 1024 * 1024)
@@ -130,7 +200,7 @@ def confine(conf: Confinement) -> list[str]:
         _limit(resource.RLIMIT_NPROC, conf.max_processes)
         applied.append(f"unprivileged uid {conf.uid}")
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    return applied
+    return applied, skipped
 
 
 def kill_uid(uid: int) -> None:

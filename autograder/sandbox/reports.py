@@ -15,6 +15,7 @@ class CellReport:
 class Ready:
     pid: int
     isolation: list = field(default_factory=list)  # what isolation the child could apply
+    skipped: list = field(default_factory=list)    # submitted files left out of its working folder
 
 
 # ---- what a proxied request brings back (sandbox/remote.py exports, proxies.py imports) ----

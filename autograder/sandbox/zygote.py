@@ -114,7 +114,9 @@ def main(control_fd: int) -> None:
             return
         request = json.loads(message)
         if request["op"] == "spawn":
-            conf = Confinement(**{**request["confinement"], "hide_paths": tuple(request["confinement"]["hide_paths"])})
+            fields = request["confinement"]
+            conf = Confinement(**{**fields, "hide_paths": tuple(fields["hide_paths"]),
+                                  "readable": tuple(fields["readable"])})
             uid = conf.uid
             child_pid = os.fork()
             if child_pid == 0:

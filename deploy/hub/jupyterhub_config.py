@@ -1,0 +1,58 @@
+"""JupyterHub for the course: `jupyterhub -f deploy/hub/jupyterhub_config.py`, as root, after
+`deploy/hub/course.py setup` (`make hub` does both).  Settings: deploy/hub/settings.py.
+
+Following nbgrader's JupyterHub setup for one course:
+* every user logs in with their Unix account (PAM) and gets a single-user JupyterLab started
+  as that user (LocalProcessSpawner), in the course's Python environment, with the Assignment
+  List and Validate only (the instructor-only Lab plugins are disabled);
+* the instructor's Formgrader is a hub-managed service at /services/<course id>/, a JupyterLab
+  running as the instructor in the course root, which only the instructor may open;
+* JupyterHub's own proxy, configurable-http-proxy (from npm; `make setup` puts it in .venv/bin).
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from settings import Settings  # noqa: E402
+
+s = Settings.from_env()
+c = get_config()  # noqa: F821  (provided by traitlets when JupyterHub loads this file)
+
+# --- the hub ------------------------------------------------------------------------------
+c.JupyterHub.ip = s.hub_ip
+c.JupyterHub.port = s.hub_port
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_api_port}"
+c.JupyterHub.db_url = f"sqlite:///{s.state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(s.state / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(s.state / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.command = [str(s.venv / "bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
+c.ConfigurableHTTPProxy.pid_file = str(s.state / "jupyterhub-proxy.pid")
+
+# --- who may log in -----------------------------------------------------------------------
+c.JupyterHub.authenticator_class = "pam"
+c.PAMAuthenticator.allowed_groups = {s.students_group, s.graders_group}
+
+# --- each user's server, as that user ------------------------------------------------------
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.cmd = [str(s.venv / "bin" / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.notebook_dir = "~"
+c.Spawner.environment = s.environment("student")
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+
+# --- the Formgrader, a service running as the instructor -----------------------------------
+c.JupyterHub.services = [{
+    "name": s.course_id,
+    "url": f"http://127.0.0.1:{s.formgrader_port}",
+    "command": [str(s.venv / "bin" / "jupyterhub-singleuser"), f"--ServerApp.root_dir={s.course_root}"],
+    "user": s.instructor,
+    "cwd": str(s.course_root),
+    "environment": dict(s.environment("instructor"), JUPYTERHUB_DEFAULT_URL="/lab"),
+    "oauth_no_confirm": True,
+}]
+c.JupyterHub.load_roles = [
+    {"name": f"formgrade-{s.course_id}", "users": [s.instructor],
+     "scopes": [f"access:services!service={s.course_id}"]},
+]

@@ -1,0 +1,386 @@
+"""The course on a real JupyterHub (deploy/hub/), with real Unix accounts, driven in Chromium.
+
+The test creates an instructor and two students (random names, removed afterwards), runs
+`deploy/hub/course.py setup` and starts JupyterHub with its proxy on 127.0.0.1.  Then:
+
+1. each student logs in (PAM), fetches `jacobians` from the Assignment List, answers
+   jacobian.ipynb (the second with a transposed Jacobian), validates and submits, and may not
+   open the Formgrader;
+2. as the second student's uid: no listing, reading, writing, renaming or deleting of the
+   first student's submission, home or feedback, and a submission forged in the first
+   student's name is not collected;
+3. the instructor collects, grades with `autograder grade` (as root: the full sandbox), opens
+   the Formgrader service, gives the written answer its point and releases feedback; each
+   student fetches feedback and has their own score, and only theirs.
+
+Skipped with the reason where accounts cannot be created (not root) or a piece is missing.
+Screenshots: artifacts/browser/<test name>/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import answers
+import labui
+from answers import ASSIGNMENT, NOTEBOOK
+from conftest import ARTIFACTS, REPO, _clean_env, free_port, kill_tree
+
+HUB_DIR = REPO / "deploy" / "hub"
+sys.path.insert(0, str(HUB_DIR))
+import course as hub_course  # noqa: E402  (deploy/hub/course.py)
+from settings import Settings  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+COURSE_ID = "jacobians-dl"
+TRANSPOSED_CODE = dict(answers.CODE, jacobian_by_hand=answers.TRANSPOSED)
+TRANSPOSED_POINTS = answers.AUTOGRADED_POINTS - 3      # jacobian_by_hand is worth 3
+
+
+def _why_skip() -> str | None:
+    if os.geteuid() != 0:
+        return "creates Unix accounts and starts servers as them: run as root (CI does)"
+    missing = [t for t in ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "runuser")
+               if not shutil.which(t)]
+    if missing:
+        return f"missing {', '.join(missing)} (Debian's passwd/util-linux)"
+    venv = Settings.from_env({}).venv
+    if not (venv / "bin" / "python").exists():
+        return f"{venv} is missing: `make hub-venv` (part of `make setup`)"
+    if not (venv / "bin" / "configurable-http-proxy").exists():
+        return "configurable-http-proxy is missing: `make deploy-deps` (npm) before `make hub-venv`"
+    probe = subprocess.run(["runuser", "-u", "nobody", "--", str(venv / "bin" / "python"), "-c",
+                            f"open({str(HUB_DIR / 'settings.py')!r}).close(); import torch"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return (f"other users cannot run {venv} or read {HUB_DIR} (is the clone under /root?); "
+                f"clone the repository where every user can read it: {probe.stderr[-300:]}")
+    return None
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    env: dict
+    url: str
+    passwords: dict
+    students: tuple
+    log: Path
+
+    def login(self, page: Page, user: str, next_path: str = "") -> None:
+        page.goto(f"{self.url}/hub/login" + (f"?next={next_path}" if next_path else ""))
+        page.fill("#username_input", user)
+        page.fill("#password_input", self.passwords[user])
+        page.click("#login_submit")
+
+    def open_lab(self, page: Page, user: str) -> None:
+        self.login(page, user)
+        page.wait_for_url(re.compile(f"/user/{user}/lab"), timeout=180_000)
+        expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=120_000)
+        expect(page.locator("#jp-MainMenu")).to_be_visible()
+
+    def as_user(self, user: str, code: str, *args: str) -> dict:
+        """Run Python as `user` (their uid and groups); the code prints one JSON object."""
+        proc = subprocess.run(["runuser", "-u", user, "--", str(self.settings.venv / "bin" / "python"),
+                               "-c", code, *args], capture_output=True, text=True, timeout=120,
+                              cwd="/")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def inbound(self, student: str) -> list[Path]:
+        return sorted((self.settings.exchange / COURSE_ID / "inbound").glob(f"{student}+{ASSIGNMENT}+*"))
+
+    def instructor(self, *args: str) -> subprocess.CompletedProcess:
+        proc = hub_course.as_instructor(self.settings, str(self.settings.venv / "bin" / "nbgrader"),
+                                        *args, check=False)
+        assert proc.returncode == 0, f"nbgrader {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+
+def _kill_user_processes(uid: int) -> None:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    os.kill(int(entry), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+
+
+def _lab_settings(tmp: Path, user: str) -> None:
+    """The browser tests' Lab settings (every cell in the DOM, no pop-ups) for a hub user."""
+    settings = Path(_clean_env(tmp / f"settings-{user}")["JUPYTERLAB_SETTINGS_DIR"])
+    home = Path(pwd.getpwnam(user).pw_dir)
+    target = home / ".jupyter" / "lab" / "user-settings"
+    shutil.copytree(settings, target, dirs_exist_ok=True)
+    subprocess.run(["chown", "-R", f"{user}:", str(home / ".jupyter")], check=True)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    reason = _why_skip()
+    if reason:
+        pytest.skip(reason)
+    tag = secrets.token_hex(3)
+    tmp = Path(tempfile.mkdtemp(prefix="hub-test-"))
+    tmp.chmod(0o755)
+    env = {
+        "NBGRADER_COURSE_ID": COURSE_ID,
+        "COURSE_INSTRUCTOR": f"agi{tag}",
+        "COURSE_STUDENTS_GROUP": f"ag{tag}-students",
+        "COURSE_GRADERS_GROUP": f"ag{tag}-graders",
+        "NBGRADER_EXCHANGE_ROOT": str(tmp / "exchange"),
+        "HUB_STATE_DIR": str(tmp / "state"),
+        "HUB_PORT": str(free_port()),
+        "HUB_API_PORT": str(free_port()),
+        "PROXY_API_PORT": str(free_port()),
+        "FORMGRADER_PORT": str(free_port()),
+    }
+    students = (f"ags{tag}a", f"ags{tag}b")
+    s = Settings.from_env(env)
+    users = (s.instructor, *students)
+    passwords = {user: secrets.token_urlsafe(12) for user in users}
+    proc = None
+    try:
+        hub_course.ensure_group(s.students_group)
+        hub_course.ensure_group(s.graders_group)
+        hub_course.ensure_user(s.instructor, groups=[s.graders_group], password=passwords[s.instructor])
+        for student in students:
+            hub_course.ensure_user(student, groups=[s.students_group], password=passwords[student])
+        s = Settings.from_env(env)                     # the instructor's home exists now
+        hub_course.setup(s, demo_users=False)
+        for user in users:
+            _lab_settings(tmp, user)
+
+        log = tmp / "jupyterhub.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen([str(s.venv / "bin" / "python"), "-m", "jupyterhub", "-f",
+                                     str(HUB_DIR / "jupyterhub_config.py")],
+                                    cwd=s.state, env=dict(os.environ, **env), stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while "JupyterHub is now running" not in log.read_text():
+            assert proc.poll() is None, f"jupyterhub exited:\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"jupyterhub did not start:\n{log.read_text()[-4000:]}"
+            time.sleep(0.5)
+        yield Hub(settings=s, env=env, url=f"http://127.0.0.1:{s.hub_port}", passwords=passwords,
+                  students=students, log=log)
+    finally:
+        if proc is not None:
+            kill_tree(proc)
+            (ARTIFACTS / "hub").mkdir(parents=True, exist_ok=True)
+            shutil.copy(log, ARTIFACTS / "hub" / "jupyterhub.log")
+        for user in users:
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                continue
+            _kill_user_processes(uid)
+            subprocess.run(["userdel", "--remove", user], capture_output=True)
+        for group in (s.students_group, s.graders_group):
+            subprocess.run(["groupdel", group], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _submit_from_lab(hub: Hub, page: Page, shots, student: str, code: dict[str, str]) -> None:
+    hub.open_lab(page, student)
+    page_config = json.loads(page.locator("#jupyter-config-data").text_content())
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(
+        page_config["disabledExtensions"])
+    labui.open_assignment_list(page)
+    released = labui.assignment_rows(page, "released", 1)
+    expect(released.locator(".item_course")).to_have_text(COURSE_ID)
+    released.locator(".item_status button", has_text="Fetch").click()
+    fetched = labui.assignment_rows(page, "fetched", 1)
+    fetched.locator(".item_name a", has_text=ASSIGNMENT).click()
+    notebooks = page.locator("#fetched_assignments_list .collapse.in .list_item .item_name")
+    notebooks.filter(has_text=re.compile(f"^{NOTEBOOK}$")).locator("a").click()
+    expect(labui.current_tab_label(page)).to_have_text(f"{NOTEBOOK}.ipynb", timeout=60_000)
+    for name, source in code.items():
+        labui.set_source(page, labui.code_cell(page, f"def {name}("), source)
+    labui.set_markdown(page, labui.markdown_cell(page, "YOUR ANSWER HERE"), answers.EXPLANATION)
+    shots(page, f"{student} answered")
+
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").first.click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_be_visible(timeout=300_000)
+    if code == answers.CODE:
+        expect(dialog).to_contain_text("Success! Your notebook passes all the tests.")
+    shots(page, f"{student} validated")
+    dialog.locator("button.jp-Dialog-button").first.click()
+    expect(dialog).to_have_count(0)
+
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Assignments").click()
+    labui.assignment_rows(page, "fetched", 1).locator(".item_status button", has_text="Submit").click()
+    submitted = labui.assignment_rows(page, "submitted", 1)
+    expect(submitted.locator(".item_name").first).to_have_text(ASSIGNMENT)
+    shots(page, f"{student} submitted")
+
+
+def test_students_log_in_fetch_validate_and_submit(hub, new_page, shots):
+    first, second = hub.students
+    page = new_page()
+    _submit_from_lab(hub, page, shots, first, answers.CODE)
+    _submit_from_lab(hub, new_page(), shots, second, TRANSPOSED_CODE)
+    # the Formgrader is the instructor's alone
+    response = page.goto(f"{hub.url}/services/{COURSE_ID}/formgrader")
+    assert response.status == 403
+    shots(page, "student refused the formgrader")
+    for student in hub.students:
+        (folder,) = hub.inbound(student)
+        assert folder.stat().st_uid == pwd.getpwnam(student).pw_uid
+    (first_nb,) = [p / f"{NOTEBOOK}.ipynb" for p in hub.inbound(first)]
+    assert "math.exp(x), 0.0" in first_nb.read_text()
+
+
+# Run as the second student: each attempt on the first student's files, by exact path;
+# prints {attempt: "allowed" or the error's type}.
+ATTEMPT = r"""
+import json, os, sys
+def attempt(fn):
+    try:
+        fn()
+        return "allowed"
+    except OSError as exc:
+        return type(exc).__name__
+"""
+
+SUBMISSION_ATTEMPTS = ATTEMPT + r"""
+inbound, theirs, home, forged = sys.argv[1:5]
+out = {
+    "list inbound": attempt(lambda: os.listdir(inbound)),
+    "read submission": attempt(lambda: open(os.path.join(theirs, "jacobian.ipynb")).read()),
+    "overwrite submission": attempt(lambda: open(os.path.join(theirs, "jacobian.ipynb"), "w").close()),
+    "add to submission": attempt(lambda: open(os.path.join(theirs, "extra.txt"), "w").close()),
+    "rename submission": attempt(lambda: os.rename(theirs, theirs + "-moved")),
+    "delete submission": attempt(lambda: os.rmdir(theirs)),
+    "list home": attempt(lambda: os.listdir(home)),
+}
+os.mkdir(forged)
+with open(os.path.join(forged, "jacobian.ipynb"), "w") as fh:
+    fh.write("FORGED")
+with open(os.path.join(forged, "timestamp.txt"), "w") as fh:
+    fh.write(forged.split("+")[2])
+print(json.dumps(out))
+"""
+
+FEEDBACK_ATTEMPTS = ATTEMPT + r"""
+feedback, theirs = sys.argv[1:3]
+print(json.dumps({
+    "list feedback": attempt(lambda: os.listdir(feedback)),
+    "overwrite feedback": attempt(lambda: open(theirs, "w").close()),
+    "delete feedback": attempt(lambda: os.unlink(theirs)),
+}))
+"""
+
+
+def test_one_student_cannot_touch_anothers_submission(hub):
+    first, second = hub.students
+    (theirs,) = hub.inbound(first)
+    inbound = theirs.parent
+    forged = inbound / f"{first}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+    out = hub.as_user(second, SUBMISSION_ATTEMPTS, str(inbound), str(theirs),
+                      pwd.getpwnam(first).pw_dir, str(forged))
+    assert out == {key: "PermissionError" for key in out}, out
+    assert forged.is_dir() and forged.stat().st_uid == pwd.getpwnam(second).pw_uid
+
+
+def _gradebook(hub: Hub):
+    from nbgrader.api import Gradebook
+    return Gradebook(f"sqlite:///{hub.settings.course_root / 'gradebook.db'}", COURSE_ID)
+
+
+def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(hub, new_page, shots):
+    first, second = hub.students
+    s = hub.settings
+    collected = hub.instructor("collect", ASSIGNMENT)
+    assert "claims to be" in collected.stdout + collected.stderr     # the forged folder, skipped
+    submitted = s.course_root / "submitted" / first / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert "math.exp(x), 0.0" in submitted.read_text() and "FORGED" not in submitted.read_text()
+
+    graded = subprocess.run([sys.executable, str(HUB_DIR / "course.py"), "grade", ASSIGNMENT],
+                            env=dict(os.environ, **hub.env), capture_output=True, text=True,
+                            timeout=900)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert not [p for p in s.course_root.rglob("*") if p.stat().st_uid == 0]   # handed back
+    with _gradebook(hub) as gb:
+        scores = {st: gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, st).code_score
+                  for st in hub.students}
+        (sub_nb_id,) = [gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, first).id]
+    assert scores == {first: answers.AUTOGRADED_POINTS, second: TRANSPOSED_POINTS}
+
+    # --- the Formgrader service, as the instructor ---------------------------------------
+    page = new_page()
+    formgrader = f"/services/{COURSE_ID}/formgrader"
+    hub.login(page, s.instructor, next_path=formgrader)
+    page.wait_for_url(re.compile(f"{formgrader}"), timeout=120_000)
+    row = page.locator("table tbody tr", has_text=ASSIGNMENT)
+    expect(row.locator("td.num-submissions")).to_have_text("2", timeout=60_000)
+    shots(page, "formgrader on the hub")
+    page.goto(f"{hub.url}{formgrader}/submissions/{sub_nb_id}/")
+    score_input = page.locator("input#explain_jacobian_entry")
+    expect(score_input).to_be_visible(timeout=60_000)
+    expect(page.locator("body")).to_contain_text("partial derivative of output i")
+    page.wait_for_load_state("networkidle")      # the grades are loaded: the input is theirs now
+    score_input.fill("1")
+    score_input.press("Tab")
+    for _ in range(100):
+        with _gradebook(hub) as gb:
+            manual = gb.find_grade("explain_jacobian_entry", NOTEBOOK, ASSIGNMENT, first).manual_score
+        if manual == 1.0:
+            break
+        page.wait_for_timeout(200)
+    assert manual == 1.0
+    shots(page, "written answer graded")
+
+    page.goto(f"{hub.url}{formgrader}/manage_assignments")
+    row = page.locator("table tbody tr", has_text=ASSIGNMENT)
+    row.locator("td.generate-feedback a").click()
+    modal = page.locator(".modal.in")
+    expect(modal).to_contain_text(f"Successfully generated feedback of '{ASSIGNMENT}'", timeout=300_000)
+    modal.locator(".modal-footer button").last.click()
+    row.locator("td.release-feedback a").click()
+    expect(modal).to_contain_text(f"Successfully released feedback of '{ASSIGNMENT}'", timeout=120_000)
+    shots(page, "feedback released")
+    modal.locator(".modal-footer button").last.click()
+
+    # --- each student fetches their feedback ------------------------------------------------
+    expected = {first: answers.AUTOGRADED_POINTS + 1, second: TRANSPOSED_POINTS}
+    for student in hub.students:
+        student_page = new_page()
+        hub.open_lab(student_page, student)
+        labui.open_assignment_list(student_page)
+        row = labui.assignment_rows(student_page, "submitted", 1)
+        expect(row).to_contain_text("feedback available to fetch", timeout=60_000)
+        row.locator(".item_status button", has_text="Fetch Feedback").click()
+        expect(student_page.locator("#submitted_assignments_list a", has_text="view feedback")).to_be_visible(
+            timeout=60_000)
+        shots(student_page, f"{student} fetched feedback")
+        home = Path(pwd.getpwnam(student).pw_dir)
+        (html,) = list((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK}.html"))
+        text = html.read_text()
+        assert f"{NOTEBOOK} (Score: {expected[student]:.1f} / 8.0)" in text
+        other = next(o for o in hub.students if o != student)
+        assert other not in text
+
+    # --- and the second student still cannot reach the first one's feedback ---------------
+    feedback_dir = s.exchange / COURSE_ID / "feedback"
+    theirs = next(p for p in feedback_dir.iterdir()
+                  if f"{NOTEBOOK} (Score: {expected[first]:.1f}" in p.read_text())
+    out = hub.as_user(second, FEEDBACK_ATTEMPTS, str(feedback_dir), str(theirs))
+    assert out == {key: "PermissionError" for key in out}, out
