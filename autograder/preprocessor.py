@@ -39,8 +39,9 @@ _HELP = {limit.name: limit.metadata["help"] for limit in LIMIT_FIELDS}
 class SandboxedExecute(Execute):
     """Execute a submission in the sandbox and grade its test cells outside it."""
 
-    timeout = Integer(int(Limits.cell_timeout), allow_none=True,
-                      help=_HELP["cell_timeout"] + " None: only the notebook's limit applies.").tag(config=True)
+    # nbgrader's own setting (c.Execute.timeout, --Execute.timeout), in seconds as the table's
+    timeout = Float(Limits.cell_timeout, allow_none=True,
+                    help=_HELP["cell_timeout"] + " None: only the notebook's limit applies.").tag(config=True)
     notebook_timeout = Float(None, allow_none=True, help=_HELP["notebook_timeout"]).tag(config=True)
     memory_mb = Integer(Limits.memory_mb, help=_HELP["memory_mb"]).tag(config=True)
     output_bytes = Integer(Limits.output_bytes, help=_HELP["output_bytes"]).tag(config=True)
