@@ -100,7 +100,7 @@ def _lenient_read(raw: bytes):
 
 def _well_typed(cell: dict) -> dict:
     """The fields of a cell that grading and writing the notebook use, each of the right type
-    (outputs are the child's anyway; attachments and ids that are not well formed are dropped,
+    (outputs that are not dicts, attachments and ids that are not well formed are dropped,
     and so is grading metadata without a string grade_id: the cell is then an ordinary one)."""
     source = cell.get("source", "")
     metadata = cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}
@@ -116,7 +116,10 @@ def _well_typed(cell: dict) -> dict:
     if isinstance(attachments, dict) and all(isinstance(a, dict) for a in attachments.values()):
         kept["attachments"] = attachments
     if kept["cell_type"] == "code":
-        kept["outputs"], kept["execution_count"] = [], None
+        # grading replaces them with the child's; only `nbgrader autograde --no-execute` reads them
+        outputs, count = cell.get("outputs"), cell.get("execution_count")
+        kept["outputs"] = [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []
+        kept["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
     return kept
 
 
@@ -193,6 +196,11 @@ def _restored(original, released_source: str, student_cell=None):
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
         cell.metadata.setdefault("nbgrader", {})["checksum"] = checksum
+    if isinstance((student_cell or {}).get("id"), str):   # it takes the student's cell's place
+        cell["id"] = student_cell["id"]
+    if cell.cell_type == "code":    # never the instructor's outputs; the student's, for --no-execute
+        cell.outputs = copy.deepcopy((student_cell or {}).get("outputs", []))
+        cell.execution_count = (student_cell or {}).get("execution_count")
     return cell
 
 

@@ -140,8 +140,10 @@ class SubmissionExporter(NotebookExporter):
             cells, problems = plan_cells(instructor, student)
             for problem in problems:
                 self.log.warning("%s: %s", who, problem)
-            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell) for cell in cells],
-                                          metadata=(released or student).metadata)
+            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell, index) for index, cell in enumerate(cells)],
+                                          metadata=copy.deepcopy((released or student).metadata))
+            if isinstance(student.metadata.get("kernelspec"), dict):     # checked as stock checks it
+                nb.metadata.kernelspec = student.metadata.kernelspec
             return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
         except BadSubmission as exc:
             reason = str(exc)
@@ -178,7 +180,7 @@ def _instructor_notebook(coursedir, info: dict, notebook: str):
     return instructor
 
 
-def _rebuilt(cell):
+def _rebuilt(cell, index: int):
     """Only what grading reads of a cell: its type, source and metadata, with nbgrader's part
     as grading reads it (``cells.meta``: a malformed one counts as none)."""
     from autograder.cells import meta, source
@@ -189,10 +191,8 @@ def _rebuilt(cell):
     new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
            "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
     rebuilt = new(source=source(cell), metadata=metadata)
-    if "id" in cell:            # the same file autogrades to the same notebook, as stock
-        rebuilt.id = cell["id"]
-    else:
-        del rebuilt["id"]
+    # the same file autogrades to the same notebook, as stock: no random ids
+    rebuilt.id = cell["id"] if isinstance(cell.get("id"), str) else f"cell-{index}"
     if cell["cell_type"] == "code" and isinstance(cell.get("outputs"), list):
         # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
         rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")
