@@ -65,11 +65,25 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
+# --- late work ------------------------------------------------------------------------------
+# A notebook handed in after the student's own due date (the assignment's, plus any extension
+# from `autograder extend`) loses 10 % of its score per started day late, at most 50 %.
+# Submissions whose timestamp.txt is missing or unreadable are graded as on time and flagged.
+# See autograder/lateness.py; `penalty_method = "zero"` on LateSubmissionPlugin is nbgrader's own.
+c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"
+c.PerDayLatePenalty.percent_per_day = 10.0
+c.PerDayLatePenalty.max_percent = 50.0
+# nbgrader's own commands follow the same rule for a missing or unreadable timestamp.txt
+from autograder.lateness import apply_timestamp_rule_to_nbgrader  # noqa: E402
+
+apply_timestamp_rule_to_nbgrader()
+
 # --- feedback -------------------------------------------------------------------------------
 # Hide the content of the hidden tests in the HTML feedback returned to students
 # (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograder.lateness.ExplainLatePenalty",   # how much was deducted for lateness, and why
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]

@@ -109,6 +109,7 @@ class Summary:
     failed: list[tuple[str, str, str]] = field(default_factory=list)    # student, notebook, reason
     skipped: list[tuple[str, str]] = field(default_factory=list)        # student, reason
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # student, notebook, problem
+    late: list[tuple[str, str]] = field(default_factory=list)            # student, deduction and why
     students_committed: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
@@ -250,6 +251,7 @@ def print_summary(summary: Summary, stream=None) -> None:
     rows += [("FAILED", f"{s}/{n}", r) for s, n, r in summary.failed]
     rows += [("skipped", s, r) for s, r in summary.skipped]
     rows += [("problem", f"{s}/{n}", p) for s, n, p in summary.problems]
+    rows += [("late", s, why) for s, why in summary.late]
     if rows:
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
@@ -304,7 +306,7 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             tw = time.perf_counter()
             results = buffered.pop(student, {})
             try:
-                outcomes = writer.commit_student(student, results, by_student[student].unknown)
+                record = writer.commit_student(student, results, by_student[student].unknown)
             except Exception as exc:  # noqa: BLE001 - one student's bad data must not stop the batch
                 log.debug("commit failed\n%s", traceback.format_exc())
                 for nb in by_student[student].notebooks or ["*"]:
@@ -313,7 +315,11 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             finally:
                 t_write += time.perf_counter() - tw
             summary.students_committed += 1
-            for nb, o in sorted(outcomes.items()):
+            if record.timestamp_problem:
+                summary.problems.append((student, "timestamp.txt", record.timestamp_problem))
+            if record.lateness:
+                summary.late.append((student, record.lateness))
+            for nb, o in sorted(record.notebooks.items()):
                 if o.status == "failed":
                     summary.failed.append((student, nb, "; ".join(o.problems) or "failed"))
                 elif o.status == "graded":

@@ -1,4 +1,4 @@
-"""`autograder grade ASSIGNMENT …` and `autograder report ASSIGNMENT`, run from the course root."""
+"""`autograder grade | report | export | extend`, run from the course root."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,26 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("assignment")
     r.add_argument("--output", default=None, metavar="DIR",
                    help="where to write report files (default: <course>/.autograder/reports/<assignment>)")
+
+    x = sub.add_parser("export", help="grades for an LMS (Canvas) or a spreadsheet (CSV)")
+    x.add_argument("assignments", nargs="+", metavar="ASSIGNMENT")
+    to = x.add_mutually_exclusive_group(required=True)
+    to.add_argument("--canvas", metavar="GRADEBOOK.csv",
+                    help="a gradebook exported from Canvas: fill the assignments' columns")
+    to.add_argument("--csv", metavar="OUT", help="one row per student, one column per exercise")
+    x.add_argument("--output", metavar="FILE", default=None,
+                   help="with --canvas: the file to import into Canvas (default: <GRADEBOOK>-import.csv)")
+    x.add_argument("--match", metavar="COLUMN", default=None,
+                   help="with --canvas: the Canvas column holding the student's id (default: SIS Login ID)")
+
+    e = sub.add_parser("extend", help="give one student a later due date for an assignment")
+    e.add_argument("student")
+    e.add_argument("assignment")
+    until = e.add_mutually_exclusive_group(required=True)
+    until.add_argument("--until", metavar="DATE",
+                       help="the student's due date, e.g. '2026-12-01 17:00 Europe/Paris' or "
+                            "'2026-12-01T17:00+01:00'; without a zone, the course's Exchange.timezone")
+    until.add_argument("--days", type=float, metavar="N", help="N days after the assignment's due date")
     return p
 
 
@@ -109,6 +129,35 @@ def main(argv: list[str] | None = None) -> int:
         paths = report.write_report(course, args.assignment, args.output)
         for p in paths:
             print(p)
+        return 0
+
+    if args.command == "export":
+        from . import export
+        course = load_course(root)
+        if args.csv:
+            out = args.csv
+            unmatched = export.write_csv(course, args.assignments, out)
+        else:
+            out = args.output or os.path.splitext(args.canvas)[0] + "-import.csv"
+            unmatched = export.fill_canvas(course, args.assignments, args.canvas, out,
+                                           key=args.match or export.DEFAULT_KEY)
+        for line in unmatched.lines():
+            print(f"autograder: {line}", file=sys.stderr)
+        print(out)
+        return 0
+
+    if args.command == "extend":
+        from . import lateness
+        course = load_course(root)
+        zone = course.config.Exchange.get("timezone", "UTC")
+        try:
+            until = lateness.parse_date(args.until, zone) if args.until else None
+        except (ValueError, OverflowError) as exc:
+            print(f"autograder: cannot read --until {args.until!r}: {exc}", file=sys.stderr)
+            return 2
+        due, extension = lateness.extend(course, args.student, args.assignment, until=until, days=args.days)
+        print(f"{args.student} / {args.assignment}: due {due + extension:%Y-%m-%d %H:%M} UTC "
+              f"(the assignment's due date {due:%Y-%m-%d %H:%M} UTC, extended by {extension})")
         return 0
     return 2
 

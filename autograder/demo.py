@@ -2,14 +2,16 @@
 
     python -m autograder.demo [--dest demo-course] [--grader auto|fast|stock]
 
-1. builds a throw-away course in ./demo-course from this repository (config + source/) and
-   runs `nbgrader generate_assignment jacobians` in it;
+1. builds a throw-away course in ./demo-course from this repository (config + source/),
+   gives the assignment its due date (samples.DUE_DATE) and runs
+   `nbgrader generate_assignment jacobians` in it;
 2. writes submissions for a small class (autograder.samples.DEMO_CLASS): one perfect
-   student, a few with typical mistakes, one who handed in the blank release;
+   student, a few with typical mistakes, one who handed in the blank release, a pair who
+   handed in the same answer with the names changed, and one who handed in late;
 3. grades them: `autograder grade jacobians` (the fast path) when it is available, else
    stock `nbgrader autograde jacobians`;
-4. runs `nbgrader generate_feedback jacobians` and prints the score table and the paths of
-   the feedback files.
+4. runs `nbgrader generate_feedback jacobians` and `autograder report jacobians`, and prints
+   the score table and the paths of the feedback files and of the report.
 """
 from __future__ import annotations
 
@@ -96,12 +98,15 @@ def main(argv=None) -> int:
 
     print(f"[1/4] building the course in {course}")
     samples.make_course(course, release=False)
+    samples.nbgrader("db", "assignment", "add", A,
+                     f"--duedate={samples.DUE_DATE:%Y-%m-%d %H:%M:%S} UTC", cwd=course)
     samples.nbgrader("generate_assignment", A, "--force", cwd=course)
 
     print(f"[2/4] writing {len(roster)} submissions to {course / 'submitted'}")
-    samples.write_class(course, roster)
+    samples.write_class(course, roster, late=samples.DEMO_LATE)
     for student, spec in roster.items():
-        print(f"      {student:<6} {_describe(spec)}")
+        late = f" (handed in {samples.DEMO_LATE[student]} after the due date)" if student in samples.DEMO_LATE else ""
+        print(f"      {student:<6} {_describe(spec)}{late}")
 
     print("[3/4] grading")
     t1 = time.monotonic()
@@ -109,8 +114,14 @@ def main(argv=None) -> int:
     print(f"      {how}: {time.monotonic() - t1:.1f} s for {len(roster) * len(samples.NOTEBOOKS)}"
           " notebooks")
 
-    print("[4/4] nbgrader generate_feedback")
+    print("[4/4] nbgrader generate_feedback, autograder report")
     samples.nbgrader("generate_feedback", A, "--force", cwd=course)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "report", A], cwd=course,
+                          env=samples.course_env(course), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"autograder report failed:\n{proc.stderr[-3000:]}")
+    page = proc.stdout.split()[0]
 
     print()
     print("Autograded scores (the four written explanations are graded by hand in the Formgrader):")
@@ -122,6 +133,9 @@ def main(argv=None) -> int:
             path = course / "feedback" / student / A / f"{nb}.html"
             if path.exists():
                 print(f"  {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    print()
+    print(f"The instructor's report (common mistakes, the late student, a pair of answers worth a "
+          f"second look):\n  {page}")
     print()
     print(f"Done in {time.monotonic() - t0:.0f} s. Open a feedback file in a browser; the course "
           f"in {course.name}/ is an ordinary nbgrader course (README: 'For instructors').")

@@ -30,12 +30,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import lateness
 from .files import kind as file_kind
 from .jobs import CellResult, NotebookResult
 
 SIDE_DIR = os.path.join(".autograder", "graded")
 PARTIAL_PREFIX = "."
 PARTIAL_MARK = ".partial-"
+NO_RESPONSE = "No response."      # nbgrader's auto comment on a solution cell left as released
 
 
 @dataclass
@@ -98,6 +100,15 @@ class NotebookOutcome:
     max_score: float = 0.0
 
 
+@dataclass
+class StudentRecord:
+    """What the writer recorded for one student: per-notebook outcomes, and what the
+    instructor should hear about the submission as a whole."""
+    notebooks: dict[str, NotebookOutcome]
+    lateness: str | None = None               # how much was deducted for lateness, and why
+    timestamp_problem: str | None = None      # timestamp.txt missing or unreadable
+
+
 class GradebookWriter:
     """Holds one gradebook connection for the whole batch; commits one student at a time."""
 
@@ -116,6 +127,7 @@ class GradebookWriter:
         late = AssignLatePenalties(config=course.config)
         late.init_plugin()
         self._late = late
+        self.late_rule = lateness.describe_rule(late.plugin_inst)
 
         self.gb = Gradebook(course.db_url, course.course_id)
         try:
@@ -143,9 +155,8 @@ class GradebookWriter:
         dest = self.course.autograded(student, self.assignment_id)
         if not os.path.isdir(dest):
             return False
-        cd = self.course.coursedir
-        new = _timestamp_or_none(cd, self.course.submitted(student, self.assignment_id))
-        old = _timestamp_or_none(cd, dest)
+        new, _ = lateness.read_timestamp(self.course.submitted(student, self.assignment_id))
+        old, _ = lateness.read_timestamp(dest)
         if new is not None and old is not None and new > old:
             return False
         side = self.read_sidecar(student)
@@ -171,21 +182,20 @@ class GradebookWriter:
 
     # ----------------------------------------------------------------- commit
     def commit_student(self, student: str, results: dict[str, NotebookResult],
-                       unknown: list[str] = ()) -> dict[str, NotebookOutcome]:
+                       unknown: list[str] = ()) -> StudentRecord:
         """Write one student's results (files, gradebook, sidecar) atomically enough that a
         crash at any point leaves the student either fully graded or not graded at all."""
         from nbgrader import utils as nbu
 
-        cd = self.course.coursedir
         src = self.course.submitted(student, self.assignment_id)
         dest = self.course.autograded(student, self.assignment_id)
-        timestamp = cd.get_existing_timestamp(src)   # raises on an invalid timestamp.txt
+        timestamp, timestamp_problem = lateness.read_timestamp(src)
         parent = os.path.dirname(dest)
         made_parent = not os.path.isdir(parent)
         os.makedirs(parent, exist_ok=True)
         tmp = os.path.join(parent, PARTIAL_PREFIX + os.path.basename(dest) + PARTIAL_MARK + str(os.getpid()))
         try:
-            outcomes, seconds_late = self._write(student, results, src, tmp, timestamp, nbu)
+            outcomes, late = self._write(student, results, src, tmp, timestamp, nbu)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             if made_parent:
@@ -196,12 +206,17 @@ class GradebookWriter:
             raise
 
         # 3. sidecar ---------------------------------------------------------------
+        graded_at = time.time()
+        total = sum(o.score for o in outcomes.values()) - late["late_penalty"]
+        history = (self.read_sidecar(student) or {}).get("history", [])     # regrades keep it
         side = {
             "student": student,
             "assignment": self.assignment_id,
-            "graded_at": time.time(),
+            "graded_at": graded_at,
+            "history": [*history, {"graded_at": graded_at, "score": round(total, 2)}],
             "timestamp": timestamp.isoformat() if timestamp else None,
-            "seconds_late": seconds_late,
+            "timestamp_problem": timestamp_problem,
+            **late,
             "unknown_notebooks": list(unknown),
             "notebooks": {n: dataclasses.asdict(o) for n, o in outcomes.items()},
         }
@@ -215,7 +230,7 @@ class GradebookWriter:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, dest)
-        return outcomes
+        return StudentRecord(outcomes, late["lateness"], timestamp_problem)
 
     def _write(self, student, results, src, tmp, timestamp, nbu):
         """Files into tmp, then the gradebook transaction (rolled back on any error)."""
@@ -269,11 +284,17 @@ class GradebookWriter:
                 outcomes[name].score = score
                 if name in results:       # stock assigns penalties only to converted notebooks
                     snb.late_submission_penalty = self._penalty(student, score, seconds_late)
+            penalty = sum(float(snb.late_submission_penalty or 0) for snb in submission.notebooks)
+            late = {"seconds_late": seconds_late, "late_penalty": penalty,
+                    "due": submission.duedate.isoformat() if submission.duedate else None,
+                    "lateness": lateness.describe_lateness(
+                        seconds_late, submission.duedate, submission.extension, penalty, self.late_rule)
+                    if seconds_late > 0 else None}
             db.commit()
         except BaseException:
             db.rollback()
             raise
-        return outcomes, seconds_late
+        return outcomes, late
 
     # ---------------------------------------------------------------- helpers
     def _list_source_files(self) -> list[str]:
@@ -359,7 +380,7 @@ class GradebookWriter:
                 continue
             if (cell.metadata.nbgrader.get("checksum") == nbu.compute_checksum(cell)
                     and not nbu.is_task(cell)):
-                comment.auto_comment = "No response."
+                comment.auto_comment = NO_RESPONSE
             else:
                 comment.auto_comment = None
         return out
@@ -371,13 +392,6 @@ class GradebookWriter:
         if penalty is None:
             return None
         return min(max(penalty, 0), score)      # AssignLatePenalties._check_late_penalty
-
-
-def _timestamp_or_none(cd, path):
-    try:
-        return cd.get_existing_timestamp(path)
-    except Exception:
-        return None
 
 
 def _graded_cells(text: str) -> dict[str, Any]:

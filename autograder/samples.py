@@ -65,6 +65,30 @@ def _mistake(name, exercise, notebook, description, source, credit="none", affec
                    credit, tuple(affects))
 
 
+OWN_NUMERICAL_JACOBIAN = """
+import torch
+
+def numerical_jacobian(f, x, h=1e-5):
+    # nudge one input at a time, both ways, and see how every output moves
+    n_inputs = x.shape[0]
+    nudges = torch.eye(n_inputs, dtype=x.dtype) * h
+    columns = []
+    for k in range(n_inputs):
+        ahead = torch.as_tensor(f(x + nudges[k])).reshape(-1)
+        behind = torch.as_tensor(f(x - nudges[k])).reshape(-1)
+        columns.append((ahead - behind) / (2 * h))
+    jac = torch.stack(columns, dim=-1)
+    return jac.to(x.dtype)
+"""
+
+
+def renamed(source: str, renames: dict[str, str]) -> str:
+    """source with each key replaced by its value: a copy made to look like one's own work."""
+    for old, new in renames.items():
+        source = source.replace(old, new)
+    return source
+
+
 _MISTAKE_LIST = [
     # --- jacobian.ipynb ----------------------------------------------------------------------
     _mistake("transposed_jacobian", "jacobian_by_hand", "jacobian",
@@ -100,6 +124,17 @@ def numerical_jacobian(f, x, h=1e-5):
         cols.append((f(x + e) - f(x - e)) / h)
     return torch.stack(cols, dim=1)
 """),
+    _mistake("own_numerical_jacobian", "numerical_jacobian", "jacobian",
+             "correct, in the student's own style (one student of a copied pair)", OWN_NUMERICAL_JACOBIAN,
+             credit="full"),
+    _mistake("own_numerical_jacobian_renamed", "numerical_jacobian", "jacobian",
+             "the answer above with its names and comments changed (the other one of the pair)",
+             renamed(OWN_NUMERICAL_JACOBIAN, {
+                 "# nudge one input at a time, both ways, and see how every output moves":
+                     "# central differences, see lecture 2",
+                 "n_inputs": "n", "nudges": "E", "columns": "cols", "ahead": "fp", "behind": "fm",
+                 "jac = ": "J = ", "return jac": "return J", "[k]": "[i]", " k ": " i "}),
+             credit="full"),
     _mistake("warning_but_correct", "affine_jacobian", "jacobian",
              "correct, but torch.tensor(W) on a tensor emits a UserWarning (must not lose points)",
              """
@@ -206,8 +241,9 @@ def saturated_fraction(W, b, X, threshold=1e-3):
 
 MISTAKES: dict[str, Mistake] = {m.name: m for m in _MISTAKE_LIST}
 
-# A small class for the demo (and tests): one perfect student, one blank, and four whose
-# mistakes together cover every entry of MISTAKES.
+# A small class for the demo (and tests): one perfect student, one blank, four whose
+# mistakes together cover every entry of MISTAKES, a pair who handed in the same answer with
+# the names changed, and one who handed in late (DEMO_LATE).
 DEMO_CLASS: dict[str, Spec] = {
     "ada": "perfect",
     "ben": ["transposed_jacobian", "missing_activation_derivative",
@@ -218,7 +254,13 @@ DEMO_CLASS: dict[str, Spec] = {
     "eve": ["central_difference_without_2", "chain_in_wrong_order", "counts_unsaturated",
             "origin_is_not_dead"],
     "finn": "blank",
+    "gwen": ["own_numerical_jacobian"],
+    "hugo": ["own_numerical_jacobian_renamed"],
+    "ivy": "perfect",
 }
+SUBMITTED_AT = _dt.datetime(2026, 11, 20, 12, 0, tzinfo=_dt.timezone.utc)
+DUE_DATE = _dt.datetime(2026, 11, 21, 12, 0, tzinfo=_dt.timezone.utc)   # `make demo` sets it
+DEMO_LATE: dict[str, _dt.timedelta] = {"ivy": _dt.timedelta(days=1, hours=3)}
 
 
 def kinds() -> list[str]:
@@ -380,21 +422,24 @@ def write_submission(dest_dir: Path, spec: Spec = "perfect", *,
 
 
 def write_class(course_root: Path, roster: Mapping[str, Spec], *,
-                assignment: str = ASSIGNMENT, source_root: Path | None = None) -> dict[str, Path]:
+                assignment: str = ASSIGNMENT, source_root: Path | None = None,
+                late: Mapping[str, _dt.timedelta] | None = None) -> dict[str, Path]:
     """Write submitted/<student>/<assignment>/ for every student of the roster.
 
     The notebooks are built from the course's own release/ and source/ (falling back to the
-    repository's when the course has no release/ yet). Returns student -> submission folder.
+    repository's when the course has no release/ yet). Everyone hands in at SUBMITTED_AT,
+    except the students in ``late``: that long after DUE_DATE. Returns student -> folder.
     """
     course_root = Path(course_root)
     release_dir = course_root / "release" / assignment
     source_dir = course_root / "source" / assignment
     if not release_dir.exists():
         release_dir = Path(source_root or REPO_ROOT) / "release" / assignment
-    stamp = _dt.datetime(2026, 11, 20, 12, 0, tzinfo=_dt.timezone.utc)
+    late = late or {}
     folders = {}
     for student, spec in roster.items():
         folder = course_root / "submitted" / student / assignment
+        stamp = DUE_DATE + late[student] if student in late else SUBMITTED_AT
         write_submission(folder, spec, release_dir=release_dir, source_dir=source_dir,
                          timestamp=stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
         folders[student] = folder

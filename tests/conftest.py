@@ -10,6 +10,8 @@ Session-scoped and read-only unless said otherwise; copy before modifying.
 * ``make_class``       -- (function scope) ``make_class({"ada": "perfect", ...})`` writes
                           submitted/ into a fresh copy of the template and returns its root
 * ``regenerate``       -- the scripts/regenerate.py module (build_release, build_solutions)
+* ``graded_class``     -- (module scope) a copy of the template with REPORT_CLASS handed in,
+                          graded by `autograder grade`, and ada's feedback generated
 * ``postgres``         -- a throw-away PostgreSQL server on 127.0.0.1 (tests/pgcluster.py);
                           ``postgres.create_database(name)`` returns a fresh database's URL
 """
@@ -81,3 +83,22 @@ def postgres():
     cluster = PostgresCluster.start()
     yield cluster
     cluster.stop()
+
+
+# perfect, blank, a mistake two students share, and mistakes of one student each
+REPORT_CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian", "relu_one_at_zero"],
+                "bo": ["transposed_jacobian"], "cy": ["forgot_return"]}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, course_template) -> Path:
+    from autograder import batch
+    from autograder.gradebook import load_course
+
+    root = tmp_path_factory.mktemp("graded-class") / "course"
+    shutil.copytree(course_template, root)
+    samples.write_class(root, REPORT_CLASS)
+    summary = batch.grade(load_course(str(root)), samples.ASSIGNMENT, workers=2, tty=False)
+    assert not summary.failed, summary.failed
+    samples.nbgrader("generate_feedback", samples.ASSIGNMENT, "--student", "ada", "--force", cwd=root)
+    return root

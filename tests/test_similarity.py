@@ -1,0 +1,90 @@
+"""Similar answers: a copied pair with renamed variables is listed; the same short or common
+answer written by many students is not; the starter code every student got never counts."""
+from __future__ import annotations
+
+from autograder import samples
+from autograder.similarity import Similarity, tokens
+
+STARTER = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
+    """Jacobian of the MLP at x, shape (n_L, n_0)."""
+    # YOUR CODE HERE
+    raise NotImplementedError()'''
+
+ORIGINAL = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
+    """Jacobian of the MLP at x, shape (n_L, n_0)."""
+    funcs = {"tanh": torch.tanh, "relu": torch.relu}
+    J = torch.eye(x.shape[0], dtype=x.dtype)
+    h = x
+    for i, (W, b) in enumerate(zip(weights, biases)):
+        z = W @ h + b
+        if i == len(weights) - 1:
+            J = W @ J
+        else:
+            h = funcs[activation](z)
+            d = 1 - h ** 2 if activation == "tanh" else (z > 0).double()
+            J = (d[:, None] * W) @ J
+    return J
+'''
+
+# the same answer made to look like one's own: names, quotes, comments and spacing changed
+RENAMED = samples.renamed(ORIGINAL, {
+    "    funcs": "    # my own work!!\n    funcs", "funcs": "acts", '"tanh":': "'tanh':", '"relu":': "'relu':",
+    '== "tanh"': "== 'tanh'", "J ": "jac ", "J)": "jac)", "J\n": "jac\n", "h = x": "a = x",
+    "h + b": "a + bk", "h =": "a =", "h ** 2": "a ** 2", "(W, b)": "(Wk, bk)", "W @": "Wk @",
+    "* W)": "* Wk)", "z =": "pre  =", "(z)": "(pre)", "(z >": "(pre >", " i,": " layer,",
+    "i ==": "layer ==", " d ": " deriv ", "d[": "deriv["})
+
+OWN = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
+    """Jacobian of the MLP at x, shape (n_L, n_0)."""
+    layers = list(zip(weights, biases))
+    def forward(v):
+        for W, b in layers[:-1]:
+            v = torch.tanh(W @ v + b) if activation == "tanh" else torch.relu(W @ v + b)
+        W, b = layers[-1]
+        return W @ v + b
+    cols = []
+    for j in range(x.numel()):
+        e = torch.zeros_like(x)
+        e[j] = 1e-6
+        cols.append((forward(x + e) - forward(x - e)) / 2e-6)
+    return torch.stack(cols, dim=1)
+'''
+
+ONE_LINER = '''def relu_jacobian(z):
+    """Jacobian of relu at z."""
+    return torch.diag((z > 0).to(z.dtype))
+'''
+
+
+def test_normalised_tokens_ignore_names_literals_comments_and_layout():
+    a = tokens("y = f(x, 2.5)  # scale\nreturn torch.stack([y, 'a'])\n")
+    b = tokens("out   = g(inp, 7)\n\nreturn torch.stack([out, \"zz\"])")
+    assert [t for t, _, _ in a] == [t for t, _, _ in b]
+    assert "stack" in [t for t, _, _ in a]          # attribute names keep their meaning
+
+
+def test_renamed_copy_is_listed_with_its_shared_lines():
+    sim = Similarity()
+    found = sim.compare({"ann": ORIGINAL, "bob": RENAMED, "cat": OWN}, STARTER, exercise="mlp_jacobian")
+    assert [pair for pair, _ in found] == [("ann", "bob")]
+    match = found[0][1]
+    assert match.share >= 0.9
+    # the shared lines cover the loop in both answers, and not the starter's signature
+    assert {6, 7, 13} <= match.lines["ann"] and 1 not in match.lines["ann"]
+    assert {7, 8, 14} <= match.lines["bob"]
+
+
+def test_many_identical_one_liners_and_a_common_answer_are_not_listed():
+    sim = Similarity()
+    assert sim.compare({f"s{i}": ONE_LINER for i in range(12)}, exercise="relu_jacobian") == []
+    # the natural correct answer, written by most of the class: common knowledge
+    klass = {f"s{i}": ORIGINAL for i in range(6)}
+    klass.update(cat=RENAMED,                  # the same answer as theirs, once names are gone
+                 ann=OWN, bob=OWN.replace("cols", "columns").replace("e[j]", "step[j]")
+                 .replace("e = ", "step = ").replace("+ e", "+ step").replace("- e", "- step"))
+    found = sim.compare(klass, STARTER, exercise="mlp_jacobian")
+    assert [pair for pair, _ in found] == [("ann", "bob")]
+
+
+def test_starter_code_alone_is_never_similar():
+    assert Similarity().compare({"a": STARTER, "b": STARTER, "c": OWN}, STARTER) == []
