@@ -46,8 +46,10 @@ c.Exchange.root = os.environ.get(
 c.ExchangeFactory.collect = "autograder.exchange.RegularFilesCollect"
 
 # --- execution (validate, autograde) ------------------------------------------------------
-# Seconds one cell may run before it is interrupted and marked as timed out; the hidden
-# probes of relu_vjp use vectors of 10**7 entries, so leave headroom above a few seconds.
+# Seconds one cell may run before it is interrupted and marked as timed out, in validate and
+# in the routed autograde alike (SandboxedExecute is an Execute; its other limits are in the
+# README's Limits table); the hidden probes of relu_vjp use vectors of 10**7 entries, so
+# leave headroom above a few seconds.
 c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
 # Seconds to wait for a kernel (with torch) to start.

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from .jobs import Limits
+from .jobs import LIMIT_FIELDS, Limits, limits_from
 
 BUSY = 75    # sysexits' EX_TEMPFAIL: another `autograder grade` holds the course; try later
 
@@ -25,10 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--student", action="append", default=None, metavar="ID",
                    help="grade only this student (repeatable)")
     g.add_argument("--force", action="store_true", help="regrade submissions that are already graded")
-    g.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help=f"per-cell time limit (default {Limits().cell_timeout:g})")
-    g.add_argument("--memory-limit", type=int, default=None, metavar="MB",
-                   help=f"memory limit of the process running student code (default {Limits().memory_mb})")
+    for limit in LIMIT_FIELDS:
+        g.add_argument(limit.metadata["flag"], dest=limit.name, type=type(limit.default), default=None,
+                       metavar=limit.metadata["metavar"], help=f"{limit.metadata['help']} (default {limit.default:g})")
     g.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests: module:function
     g.add_argument("--profile-json", default=None, help=argparse.SUPPRESS)  # bench: timings out
 
@@ -60,10 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _limits(args) -> Limits:
-    d = Limits()
-    cell = args.timeout if args.timeout is not None else d.cell_timeout
-    return Limits(cell_timeout=cell, notebook_timeout=max(d.notebook_timeout, cell),
-                  memory_mb=args.memory_limit or d.memory_mb, output_bytes=d.output_bytes)
+    return limits_from({limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,11 +27,16 @@ from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.recording import record_decisions
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
+from autograder.trusted_tests import CANNOT_CROSS, InstructorSide
 from autograder.values import Outcome, StudentError, Unconvertible, failed_outcome
 
 # What in a course root student code must never see while it runs.
 COURSE_SECRETS = ("source", "solutions", "submitted", "autograded", "feedback", "exchange", "release",
                   "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench")
+
+
+# Student code runs as in stock nbgrader's autograde (notebooks may check it).
+AUTOGRADE_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
 
 
 # ---- reading ------------------------------------------------------------------------
@@ -95,7 +100,7 @@ def _lenient_read(raw: bytes):
 
 def _well_typed(cell: dict) -> dict:
     """The fields of a cell that grading and writing the notebook use, each of the right type
-    (outputs are the child's anyway; attachments and ids that are not well formed are dropped,
+    (outputs that are not dicts, attachments and ids that are not well formed are dropped,
     and so is grading metadata without a string grade_id: the cell is then an ordinary one)."""
     source = cell.get("source", "")
     metadata = cell["metadata"] if isinstance(cell.get("metadata"), dict) else {}
@@ -111,7 +116,10 @@ def _well_typed(cell: dict) -> dict:
     if isinstance(attachments, dict) and all(isinstance(a, dict) for a in attachments.values()):
         kept["attachments"] = attachments
     if kept["cell_type"] == "code":
-        kept["outputs"], kept["execution_count"] = [], None
+        # grading replaces them with the child's; only `nbgrader autograde --no-execute` reads them
+        outputs, count = cell.get("outputs"), cell.get("execution_count")
+        kept["outputs"] = [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []
+        kept["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
     return kept
 
 
@@ -188,6 +196,11 @@ def _restored(original, released_source: str, student_cell=None):
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
         cell.metadata.setdefault("nbgrader", {})["checksum"] = checksum
+    if isinstance((student_cell or {}).get("id"), str):   # it takes the student's cell's place
+        cell["id"] = student_cell["id"]
+    if cell.cell_type == "code":    # never the instructor's outputs; the student's, for --no-execute
+        cell.outputs = copy.deepcopy((student_cell or {}).get("outputs", []))
+        cell.execution_count = (student_cell or {}).get("execution_count")
     return cell
 
 
@@ -224,24 +237,24 @@ def _stream(text: str, name: str = "stdout"):
     return nbformat.v4.new_output("stream", name=name, text=text)
 
 
-def _sanitise(outputs: list) -> list:
+def _sanitise(outputs: list, execution_count: int | None) -> list:
     """Rebuild the child's outputs from their plain fields only (nothing it sends is kept as-is)."""
     clean = []
     for out in outputs if isinstance(outputs, list) else []:
         try:
-            clean += _sanitise_one(out)
+            clean += _sanitise_one(out, execution_count)
         except (TypeError, ValueError, AttributeError, KeyError):
             clean.append(_stream("[an output the grader could not read was dropped]\n", "stderr"))
     return clean
 
 
-def _sanitise_one(out) -> list:
+def _sanitise_one(out, execution_count: int | None) -> list:
     kind = out.get("output_type") if isinstance(out, dict) else None
     if kind == "stream" and out.get("name") in ("stdout", "stderr"):
         return [_stream(str(out.get("text", "")), out["name"])]
     if kind in ("display_data", "execute_result") and isinstance(out.get("data"), dict):
         data = {str(k): str(v) for k, v in out["data"].items()}
-        extra = {"execution_count": None} if kind == "execute_result" else {}
+        extra = {"execution_count": execution_count} if kind == "execute_result" else {}
         return [nbformat.v4.new_output(kind, data=data, **extra)]
     if kind == "error":
         return [nbformat.v4.new_output("error", ename=str(out.get("ename", "Error")), evalue=str(out.get("evalue", "")),
@@ -306,17 +319,22 @@ class GradedNotebook:
 
 
 def grade_submission(instructor, student, files_dir: str | None, seeds: dict, limits: Limits,
-                     hide_paths: tuple = (), sandbox=None, released: dict[str, str] | None = None) -> GradedNotebook:
-    """Run the student's cells in a confined child and grade every test cell on this side."""
+                     hide_paths: tuple = (), sandbox=None, released: dict[str, str] | None = None,
+                     files_out: str | None = None) -> GradedNotebook:
+    """Run the student's cells in a confined child and grade every test cell on this side.
+    ``files_out``: where the files the notebook creates go (nbgrader's autograded folder)."""
     started = time.monotonic()
     plan, problems = plan_cells(instructor, student, released)
     graded = GradedNotebook(copy.copy(student), problems=problems)
     sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
     deadline = started + limits.notebook_timeout
     dead: str | None = None
+    instructor_tests = any(_is_test(c) and tested_exercise(c) not in exercises.EXERCISES for c in plan)
     with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
-                                               limits.complete_notebook) as session:
+                                               limits.complete_notebook, environment=AUTOGRADE_ENVIRONMENT,
+                                               files_out=files_out) as session:
         graded.timings["start"] = time.monotonic() - started
+        trusted = InstructorSide(session) if instructor_tests else None
         graded.problems += session.skipped
         count = 0
         last_test = max((i for i, c in enumerate(plan) if _is_test(c)), default=len(plan))
@@ -344,13 +362,17 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 cell.outputs = [_stream(f"Not run: the notebook's process {dead}.\n", "stderr")]
                 if _is_test(cell):
                     graded.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
+            elif _is_test(cell):   # the instructor's code, run here on the student's values
+                graded.cells[gid] = trusted.run(cell, limits, deadline)
+                if CANNOT_CROSS in graded.cells[gid].diagnoses:
+                    graded.problems.append(f"test cell '{gid}' scored 0: {graded.cells[gid].message}")
+                dead = dead or session.dead
             else:
                 dead = _run_code_cell(session, cell, limits)
-                if _is_test(cell):   # a test cell the registry does not know: nbgrader's own rule
-                    graded.cells[gid] = _untrusted_test_cell(cell)
-                    graded.problems.append(f"test cell '{gid}' is not in the grading registry; "
-                                           "it was scored from its own output")
+                if trusted and _meta(cell).get("locked"):
+                    trusted.keep_imports(cell)
         graded.timings["isolation"] = session.isolation
+    graded.problems += [f"a file the notebook wrote was not kept: {why}" for why in session.files_skipped]
     if dead:
         graded.problems.append(f"the notebook's process {dead}; cells after that scored 0")
     graded.problems += record_decisions(plan, graded.cells)
@@ -393,16 +415,10 @@ def _run_code_cell(session, cell, limits) -> str | None:
     if not isinstance(report, CellReport):
         session.kill("sent something that is not a cell report")
         return session.dead
-    cell.outputs = _sanitise(report.outputs)
+    cell.outputs = _sanitise(report.outputs, cell.execution_count)
     if report.truncated:
         cell.outputs.append(_stream(f"[output cut at {limits.output_bytes} bytes]\n"))
     return None
-
-
-def _untrusted_test_cell(cell) -> CellResult:
-    from nbgrader.utils import determine_grade
-    score, points = determine_grade(cell)
-    return CellResult(float(score or 0.0), points, [], "")
 
 
 def _manual_cell(cell) -> CellResult:

@@ -6,18 +6,43 @@ so a worker on another machine needs no access to the course directory or its se
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+
+def _limit(default, flag: str, metavar: str, help: str):
+    return field(default=default, metadata={"flag": flag, "metavar": metavar, "help": help})
 
 
 @dataclass(frozen=True)
 class Limits:
-    cell_timeout: float = 30.0       # seconds one cell (or one probe call) may run
-    notebook_timeout: float = 300.0  # seconds for the whole notebook
-    memory_mb: int = 2048            # memory of the child that runs student code
-    output_bytes: int = 100_000      # stored output per cell; the rest is cut with a note
+    """What student code may use: the one table behind `autograder grade`'s flags (cli.py),
+    SandboxedExecute's settings and nbgrader's ``Execute.timeout`` (preprocessor.py)."""
+    cell_timeout: float = _limit(30.0, "--timeout", "SECONDS",
+                                 "Seconds one cell (or one call of a student's function) may run before it is "
+                                 "interrupted; the cell then shows a timeout error.")
+    notebook_timeout: float = _limit(300.0, "--notebook-timeout", "SECONDS",
+                                     "Seconds a whole notebook may run before its process is killed (never less "
+                                     "than the cell timeout unless set); cells graded by then keep their credit.")
+    memory_mb: int = _limit(2048, "--memory-limit", "MB",
+                            "Memory of the process that runs student code, in MB; past it, the student's code "
+                            "gets MemoryError.")
+    output_bytes: int = _limit(100_000, "--output-limit", "BYTES",
+                               "Output kept per cell, in bytes; the rest is cut with a note.")
     # Stock nbgrader's autograded notebook in full: plots drawn, and the cells after the last
     # test cell run. Neither can change a score, and they are most of a notebook's run time.
     complete_notebook: bool = False
+
+
+LIMIT_FIELDS = tuple(f for f in fields(Limits) if "flag" in f.metadata)
+
+
+def limits_from(settings: dict, **other) -> Limits:
+    """Limits from ``settings`` (limit name -> value, None when not set): the defaults fill in,
+    and an unset notebook limit is at least one cell's."""
+    given = {name: value for name, value in settings.items() if value is not None}
+    if "notebook_timeout" not in given and "cell_timeout" in given:
+        given["notebook_timeout"] = max(Limits.notebook_timeout, given["cell_timeout"])
+    return Limits(**given, **other)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """Route stock ``nbgrader autograde`` through the trusted path.
 
 ``SandboxedExecute`` takes the place of nbgrader's ``Execute`` in
-``Autograde.autograde_preprocessors`` (see ``nbgrader_config.py``). nbgrader still does
-everything around it (sanitising, copying files, SaveAutoGrades, late penalties, the
+``Autograde.autograde_preprocessors`` (see ``nbgrader_config.py``). It is an ``Execute``, so
+nbgrader's settings for it hold: ``c.Execute.timeout`` / ``--Execute.timeout`` is the cell
+time limit, ``--no-execute`` switches it off, and a notebook whose kernel does not exist
+fails as it would stock. nbgrader still does everything around it (sanitising, restoring the
+instructor's cells from the gradebook, copying files, SaveAutoGrades, late penalties, the
 gradebook), but the notebook runs in a confined child forked from our zygote, and every test
-cell that the registry knows is scored on this side, from autograd references: the score
-nbgrader's SaveAutoGrades then reads is the cell's ``execute_result``, written by us
-(``recording.record_decisions``).
+cell is scored on this side: from autograd references for the registry's exercises, by
+running the instructor's code here for the others. The score nbgrader's SaveAutoGrades then
+reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
 
 ``SubmissionExporter`` reads each submitted notebook the way ``autograder grade`` does. Stock
 nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
@@ -19,24 +22,29 @@ import copy
 import os
 
 import nbformat
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
 from nbconvert.exporters import NotebookExporter
+from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
-from autograder.jobs import Limits
+from autograder.cells import grade_id
+from autograder.jobs import LIMIT_FIELDS, Limits, limits_from
 from autograder.secrets import course_secret, student_seed
 
-_DEFAULTS = Limits()
+_HELP = {limit.name: limit.metadata["help"] for limit in LIMIT_FIELDS}
 
 
-class SandboxedExecute(NbGraderPreprocessor):
+class SandboxedExecute(Execute):
     """Execute a submission in the sandbox and grade its test cells outside it."""
 
-    cell_timeout = Float(_DEFAULTS.cell_timeout, help="Seconds one cell or one probe call may run.").tag(config=True)
-    notebook_timeout = Float(_DEFAULTS.notebook_timeout, help="Seconds for a whole notebook.").tag(config=True)
-    memory_mb = Integer(_DEFAULTS.memory_mb, help="Memory limit of the student's process, MB.").tag(config=True)
-    output_bytes = Integer(_DEFAULTS.output_bytes, help="Output kept per cell, bytes.").tag(config=True)
+    # nbgrader's own setting (c.Execute.timeout, --Execute.timeout), in seconds as the table's
+    timeout = Float(Limits.cell_timeout, allow_none=True,
+                    help=_HELP["cell_timeout"] + " None: only the notebook's limit applies.").tag(config=True)
+    notebook_timeout = Float(None, allow_none=True, help=_HELP["notebook_timeout"]).tag(config=True)
+    memory_mb = Integer(Limits.memory_mb, help=_HELP["memory_mb"]).tag(config=True)
+    output_bytes = Integer(Limits.output_bytes, help=_HELP["output_bytes"]).tag(config=True)
     complete_notebook = Bool(True, help="Draw plots and run the cells after the last test cell, as stock "
                                         "nbgrader does (neither changes a score).").tag(config=True)
 
@@ -46,23 +54,35 @@ class SandboxedExecute(NbGraderPreprocessor):
         from autograder import exercises
         from autograder.grade_notebook import course_secret_paths, grade_submission
 
+        self._check_kernel(nb)
         info = resources["nbgrader"]
         unreadable = resources.get(UNREADABLE)
         if unreadable:
             return _scored_zero(nb, unreadable), resources
         coursedir = CourseDirectory(config=self.config)
-        instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], info["notebook"])
+        instructor = _instructor_notebook(coursedir, info, info["notebook"])
         secret = course_secret(coursedir.root)
         seeds = {name: student_seed(secret, info["student"], name)
                  for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
         files_dir = resources.get("metadata", {}).get("path")
-        limits = Limits(self.cell_timeout, self.notebook_timeout, self.memory_mb, self.output_bytes,
-                        self.complete_notebook)
-        graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(course_secret_paths(coursedir.root)))
+        # Execute.timeout = None (nbgrader: no time limit per cell) leaves the notebook's limit.
+        notebook_timeout = self.notebook_timeout or Limits.notebook_timeout
+        limits = limits_from({"cell_timeout": notebook_timeout if self.timeout is None else self.timeout,
+                              "notebook_timeout": self.notebook_timeout, "memory_mb": self.memory_mb,
+                              "output_bytes": self.output_bytes}, complete_notebook=self.complete_notebook)
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(course_secret_paths(coursedir.root)),
+                                  files_out=files_dir)
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
         nb.cells = graded.notebook.cells
         return nb, resources
+
+    def _check_kernel(self, nb) -> None:
+        """Fail as stock does for a kernel that does not exist; and we only run Python."""
+        name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or NATIVE_KERNEL_NAME
+        spec = KernelSpecManager(parent=self).get_kernel_spec(NATIVE_KERNEL_NAME if name == "python" else name)
+        if spec.language.lower() != "python":
+            raise ValueError(f"kernel '{name}' runs {spec.language}; the sandboxed grader runs Python notebooks only")
 
 
 UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
@@ -109,7 +129,7 @@ class SubmissionExporter(NotebookExporter):
             return self.from_notebook_node(nbformat.read(filename, as_version=4), resources, **kw)
 
         coursedir = CourseDirectory(config=self.config)
-        instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], name)
+        instructor = _instructor_notebook(coursedir, info, name)
         released_path = _course_path(coursedir, coursedir.release_directory, info["assignment"], name)
         released = nbformat.read(released_path, as_version=4) if os.path.isfile(released_path) else None
         try:
@@ -120,8 +140,10 @@ class SubmissionExporter(NotebookExporter):
             cells, problems = plan_cells(instructor, student)
             for problem in problems:
                 self.log.warning("%s: %s", who, problem)
-            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell) for cell in cells],
-                                          metadata=(released or student).metadata)
+            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell, index) for index, cell in enumerate(cells)],
+                                          metadata=copy.deepcopy((released or student).metadata))
+            if isinstance(student.metadata.get("kernelspec"), dict):     # checked as stock checks it
+                nb.metadata.kernelspec = student.metadata.kernelspec
             return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
         except BadSubmission as exc:
             reason = str(exc)
@@ -145,7 +167,20 @@ def _course_notebook(coursedir, step: str, assignment: str, notebook: str):
     return nbformat.read(_course_path(coursedir, step, assignment, notebook), as_version=4)
 
 
-def _rebuilt(cell):
+def _instructor_notebook(coursedir, info: dict, notebook: str):
+    """The instructor's notebook (source/) with its graded and locked cells' code as nbgrader's
+    gradebook holds it, which is what OverwriteCells restores: autotests expanded, hidden
+    tests in."""
+    instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], notebook)
+    with Gradebook(info["db_url"]) as gb:
+        saved = {cell.name: cell.source for cell in gb.find_notebook(notebook, info["assignment"]).source_cells}
+    for cell in instructor.cells:
+        if grade_id(cell) in saved:
+            cell.source = saved[grade_id(cell)]
+    return instructor
+
+
+def _rebuilt(cell, index: int):
     """Only what grading reads of a cell: its type, source and metadata, with nbgrader's part
     as grading reads it (``cells.meta``: a malformed one counts as none)."""
     from autograder.cells import meta, source
@@ -155,7 +190,13 @@ def _rebuilt(cell):
         metadata["nbgrader"] = meta(cell)
     new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
            "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
-    return new(source=source(cell), metadata=metadata)
+    rebuilt = new(source=source(cell), metadata=metadata)
+    # the same file autogrades to the same notebook, as stock: no random ids
+    rebuilt.id = cell["id"] if isinstance(cell.get("id"), str) else f"cell-{index}"
+    if cell["cell_type"] == "code" and isinstance(cell.get("outputs"), list):
+        # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
+        rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")
+    return rebuilt
 
 
 def _is_database_error(exc: Exception) -> bool:

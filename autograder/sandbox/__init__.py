@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from autograder.sandbox import wire
+from autograder.sandbox.files import copy_new_files
 from autograder.sandbox.isolation import SCRATCH_ROOT, Confinement
 from autograder.sandbox.reports import Ready
 
@@ -130,6 +131,7 @@ class Session:
         self.sandbox, self.sock, self.pid = sandbox, sock, pid
         self.dead: str | None = None
         self.isolation: list[str] = []
+        self.files_skipped: list[str] = []
         self.skipped: list[str] = []      # submitted files the child's working folder lacks, and why
 
     def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -214,6 +216,17 @@ class Session:
     def run_cell(self, source: str, timeout: float):
         return self._roundtrip({"op": "run", "source": source}, timeout)
 
+    def working_folder(self, scratch: str) -> str:
+        """Where we see the child's working folder: inside its own mount namespace while it
+        lives (a private tmpfs, when it could mount one), else where we made it."""
+        inside = f"/proc/{self.pid}/root{scratch}"
+        return inside if os.path.isdir(inside) else scratch
+
+    def proxy(self, action: str, payload: bytes, timeout: float):
+        """Do ``action`` to the student's objects (see sandbox/remote.py); ``payload`` is the
+        pickled (target, args, kwargs)."""
+        return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
+
     def call(self, name: str, probe, by_hand: bool, timeout: float):
         args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
@@ -276,7 +289,11 @@ class Sandbox:
 
     @contextmanager
     def session(self, files_dir: str | None, hide_paths: tuple, memory_mb: int, output_cap: int,
-                figures: bool = True, start_timeout: float = 30.0):
+                figures: bool = True, start_timeout: float = 30.0, environment: dict | None = None,
+                files_out: str | None = None):
+        """``environment``: variables for student code besides the basics; ``files_out``: where
+        the files the notebook creates are copied when it is done (``Session.files_skipped``
+        says what was left out)."""
         # The child fills it (with the submission's regular files only), on a private tmpfs
         # when it can mount one; without root, here.
         scratch = tempfile.mkdtemp(prefix="autograder-run-", dir=SCRATCH_ROOT)
@@ -286,7 +303,7 @@ class Sandbox:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 reply = self._command({"op": "spawn", "confinement": asdict(conf), "output_cap": output_cap,
-                                       "figures": figures},
+                                       "figures": figures, "environment": dict(environment or {})},
                                       fds=[theirs.fileno()])
             finally:
                 theirs.close()
@@ -295,6 +312,8 @@ class Sandbox:
                 session.start(start_timeout)
                 yield session
             finally:
+                if files_out:
+                    session.files_skipped = copy_new_files(session.working_folder(scratch), files_out)
                 ours.close()
                 self.reap()
         finally:

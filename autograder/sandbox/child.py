@@ -12,9 +12,9 @@ import os
 import signal
 import sys
 
-from autograder.sandbox import wire
+from autograder.sandbox import remote, wire
 from autograder.sandbox.isolation import Confinement, confine
-from autograder.sandbox.reports import CellReport, Ready
+from autograder.sandbox.reports import CellReport, ProxyReply, Ready, RemoteError
 
 KEPT_MIME = ("text/plain", "text/latex", "text/markdown", "image/png", "image/jpeg")
 
@@ -142,12 +142,12 @@ def _missing(name: str):
                                        f"a function called {name}")
 
 
-def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: bool) -> None:
+def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: bool, environment: dict) -> None:
     applied, skipped = confine(conf)
     _figures(shell, figures)
     os.environ.clear()
-    os.environ.update({"HOME": conf.scratch, "TMPDIR": conf.scratch, "PATH": "/usr/local/bin:/usr/bin:/bin",
-                       "LANG": "C.UTF-8"})
+    os.environ.update({**environment, "HOME": conf.scratch, "TMPDIR": conf.scratch,
+                       "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"})
     sys.stdin = open(os.devnull)
     sys.stdout, sys.stderr = _Stream(current, "stdout"), _Stream(current, "stderr")
     wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied, skipped=skipped))
@@ -157,7 +157,7 @@ def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: boo
         # The grader's SIGINT (a cell past its time limit) interrupts student code, never our I/O.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         request = wire.recv_request(sock)
-        if request.get("op") not in ("run", "call"):
+        if request.get("op") not in ("run", "call", "proxy"):
             return
         collector = current[0] = OutputCollector(output_cap)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -167,13 +167,16 @@ def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: boo
             reply = _interrupted(request)
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if isinstance(reply, CellReport):
+        if isinstance(reply, (CellReport, ProxyReply)):
             reply.outputs, reply.truncated = collector.outputs, collector.truncated
         wire.send_reply(sock, reply)
 
 
 def _handle(shell, request, call_student):
-    """Run a cell (outputs go to the current collector) or call a student function on a probe."""
+    """Run a cell (outputs go to the current collector), call a student function on a probe,
+    or do what a test cell running on the grader's side asks of the student's objects."""
+    if request["op"] == "proxy":
+        return remote.serve(shell.user_ns, request)
     if request["op"] == "run":
         result = shell.run_cell(request["source"], store_history=True)
         error = result.error_before_exec or result.error_in_exec
@@ -187,4 +190,6 @@ def _interrupted(request):
     from autograder.values import failed_outcome
     if request["op"] == "run":
         return CellReport(error="KeyboardInterrupt: the cell ran past its time limit")
+    if request["op"] == "proxy":
+        return ProxyReply(error=RemoteError("TimeoutError", "the student's code ran past its time limit"))
     return failed_outcome("TimeoutError", "the function ran past its time limit")

@@ -69,7 +69,7 @@ def _encode(value, buffers: list, depth: int = 0):
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value, dtype=np.float64)
         buffers.append(memoryview(array).cast("B"))
-        return {"__array__": len(buffers) - 1, "shape": list(array.shape)}
+        return {"__array__": len(buffers) - 1, "shape": list(value.shape)}   # 0-d stays 0-d
     if isinstance(value, (list, tuple)):
         items = [_encode(v, buffers, depth + 1) for v in value]
         return {"__tuple__": items} if isinstance(value, tuple) else items
@@ -94,10 +94,13 @@ def send_reply(sock: socket.socket, value) -> None:
 
 
 def _decodable() -> dict[str, type]:
-    """The only dataclasses a reply may contain: what a call returned, and cell reports."""
-    from autograder.sandbox.reports import CellReport, Ready
+    """The only dataclasses a reply may contain: what a call returned, cell reports, and what
+    a proxied request brought back."""
+    from autograder.sandbox import reports
     from autograder.values import Outcome, StudentError, Unconvertible
-    return {cls.__name__: cls for cls in (Outcome, StudentError, Unconvertible, CellReport, Ready)}
+    return {cls.__name__: cls for cls in (Outcome, StudentError, Unconvertible, reports.CellReport, reports.Ready,
+                                          reports.Handle, reports.ModuleRef, reports.ArrayData, reports.Pairs,
+                                          reports.SetData, reports.RemoteError, reports.ProxyReply)}
 
 
 def _decode(node, buffers: list[np.ndarray], classes: dict[str, type], depth: int = 0):

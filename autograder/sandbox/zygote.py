@@ -8,7 +8,8 @@ It is the children's subreaper: whatever a submission starts, however detached, 
 here or under the submission's own uid, and "reap" kills all of it.
 
 Protocol on the control socket (one JSON message per SOCK_SEQPACKET packet; "spawn" carries the job socket by SCM_RIGHTS):
-  {"op": "spawn", "confinement": {...}, "output_cap": N, "figures": bool}  ->  {"pid": P}
+  {"op": "spawn", "confinement": {...}, "output_cap": N, "figures": bool, "environment": {...}}
+                                                         ->  {"pid": P}
   {"op": "reap"}                                         ->  {"status": "exit 0" | "signal 9" | ...}
 """
 from __future__ import annotations
@@ -123,7 +124,8 @@ def main(control_fd: int) -> None:
                 try:
                     control.close()
                     job = socket.socket(fileno=fds[0])
-                    serve(job, conf, shell, current, request["output_cap"], request["figures"])
+                    serve(job, conf, shell, current, request["output_cap"], request["figures"],
+                          request["environment"])
                 except BaseException:       # noqa: BLE001 - the child's end is reported via its exit code
                     code = 70           # CHILD_BROKE in sandbox/__init__.py
                 finally:
