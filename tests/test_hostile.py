@@ -645,7 +645,7 @@ def test_secrets_stay_secret_and_the_course_unchanged(grader, course, sandbox):
     attempts = {k: v for k, v in found.items() if k.split()[0] in
                 ("read", "list", "write", "remove", "parent", "init", "connect", "udp")}
     assert attempts and all(v.startswith("FAILED") for v in attempts.values()), attempts
-    assert found["environ"] == ["HOME", "LANG", "PATH", "TMPDIR"]
+    assert found["environ"] == ["HOME", "LANG", "NBGRADER_EXECUTION", "PATH", "TMPDIR"]
     assert found["secret in environ"] is False
     assert found["uid"] == sandbox.uid and found["cwd is course"] is False
     # grading wrote nothing into the course (the submission it graded is the one we wrote)
@@ -1133,7 +1133,7 @@ def test_one_broken_notebook_costs_only_itself_on_both_paths(course_template, tm
 
 # ============================================================================ both paths agree
 def _routed_limits(limits: Limits) -> list[str]:
-    return [f"--SandboxedExecute.cell_timeout={limits.cell_timeout}",
+    return [f"--SandboxedExecute.timeout={limits.cell_timeout}",
             f"--SandboxedExecute.notebook_timeout={limits.notebook_timeout}",
             f"--SandboxedExecute.memory_mb={limits.memory_mb}",
             f"--SandboxedExecute.output_bytes={limits.output_bytes}"]
