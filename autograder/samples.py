@@ -372,6 +372,12 @@ def expected_scores(spec: Spec, source_dir: Path | None = None) -> dict[str, tup
     return out
 
 
+def unexpected_scores(scores: Mapping[str, float], spec: Spec, source_dir: Path | None = None) -> dict:
+    """test grade_id -> (score, (lowest, highest)) for each score outside what ``spec`` should get."""
+    return {gid: (scores.get(gid), lo_hi) for gid, lo_hi in expected_scores(spec, source_dir).items()
+            if not lo_hi[0] <= scores.get(gid, -1) <= lo_hi[1]}
+
+
 # ---------------------------------------------------------------------------------------------
 # Building submissions
 # ---------------------------------------------------------------------------------------------
