@@ -58,8 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _limits(args) -> Limits:
-    return limits_from({limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS})
+def _limits(args, course) -> Limits:
+    """The course's configured limits (nbgrader's Execute.timeout, SandboxedExecute's settings:
+    what routed `nbgrader autograde` uses), with this command's flags over them."""
+    from .preprocessor import SandboxedExecute
+    flags = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
+    configured = SandboxedExecute(config=course.config).configured_limits()
+    return limits_from({**configured, **{name: value for name, value in flags.items() if value is not None}})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         t_loaded = time.monotonic()
         try:
             summary = batch.grade(course, args.assignment, students=args.student, force=args.force,
-                                  limits=_limits(args), pool=pool, t0=t0)
+                                  limits=_limits(args, course), pool=pool, t0=t0)
         except (OSError, TimeoutError) as exc:
             if not args.scheduler:
                 raise

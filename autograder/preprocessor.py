@@ -65,17 +65,22 @@ class SandboxedExecute(Execute):
         seeds = {name: student_seed(secret, info["student"], name)
                  for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
         files_dir = resources.get("metadata", {}).get("path")
-        # Execute.timeout = None (nbgrader: no time limit per cell) leaves the notebook's limit.
-        notebook_timeout = self.notebook_timeout or Limits.notebook_timeout
-        limits = limits_from({"cell_timeout": notebook_timeout if self.timeout is None else self.timeout,
-                              "notebook_timeout": self.notebook_timeout, "memory_mb": self.memory_mb,
-                              "output_bytes": self.output_bytes}, complete_notebook=self.complete_notebook)
+        limits = limits_from(self.configured_limits(), complete_notebook=self.complete_notebook)
         graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(course_secret_paths(coursedir.root)),
                                   files_out=files_dir)
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
         nb.cells = graded.notebook.cells
         return nb, resources
+
+    def configured_limits(self) -> dict:
+        """The course's limits (limit name -> value, None when not set), as nbgrader's settings
+        give them; ``autograder grade`` starts from these too."""
+        # Execute.timeout = None (nbgrader: no time limit per cell) leaves the notebook's limit.
+        notebook_timeout = self.notebook_timeout or Limits.notebook_timeout
+        return {"cell_timeout": notebook_timeout if self.timeout is None else self.timeout,
+                "notebook_timeout": self.notebook_timeout, "memory_mb": self.memory_mb,
+                "output_bytes": self.output_bytes}
 
     def _check_kernel(self, nb) -> None:
         """Fail as stock does for a kernel that does not exist; and we only run Python."""

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+from traitlets.config import Config
 
 from autograder import batch, cli
 from autograder.jobs import Limits, NotebookJob, NotebookResult
@@ -89,11 +91,12 @@ def test_usage_errors(tmp_path):
 
 
 def test_limits_from_options():
+    unconfigured = SimpleNamespace(config=Config())
     args = cli._parser().parse_args(["grade", "a", "--timeout", "5", "--memory-limit", "512"])
-    assert cli._limits(args) == Limits(cell_timeout=5.0, notebook_timeout=Limits().notebook_timeout,
-                                       memory_mb=512)
+    assert cli._limits(args, unconfigured) == Limits(cell_timeout=5.0, notebook_timeout=Limits().notebook_timeout,
+                                                     memory_mb=512)
     args = cli._parser().parse_args(["grade", "a", "--timeout", "900"])
-    assert cli._limits(args).notebook_timeout == 900
+    assert cli._limits(args, unconfigured).notebook_timeout == 900
 
 
 def test_progress_bar_on_a_tty():

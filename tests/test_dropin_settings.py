@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -43,10 +44,19 @@ def test_every_limit_is_a_flag_a_setting_and_documented_once():
 
 
 def test_flags_set_the_limits():
+    unconfigured = SimpleNamespace(config=Config())
     args = cli._parser().parse_args(["grade", "a", "--notebook-timeout", "50", "--output-limit", "10"])
-    assert cli._limits(args) == Limits(notebook_timeout=50.0, output_bytes=10)
+    assert cli._limits(args, unconfigured) == Limits(notebook_timeout=50.0, output_bytes=10)
     args = cli._parser().parse_args(["grade", "a", "--timeout", "400"])
-    assert cli._limits(args) == Limits(cell_timeout=400.0, notebook_timeout=400.0)
+    assert cli._limits(args, unconfigured) == Limits(cell_timeout=400.0, notebook_timeout=400.0)
+
+
+def test_autograder_grade_starts_from_the_courses_execute_timeout():
+    """The course's c.Execute.timeout is the cell limit of both paths; a flag overrides it."""
+    course = SimpleNamespace(config=Config({"Execute": {"timeout": 120}, "SandboxedExecute": {"memory_mb": 1024}}))
+    assert cli._limits(cli._parser().parse_args(["grade", "a"]), course) == \
+        Limits(cell_timeout=120.0, memory_mb=1024)
+    assert cli._limits(cli._parser().parse_args(["grade", "a", "--timeout", "5"]), course).cell_timeout == 5.0
 
 
 def test_nbgraders_execute_settings_reach_sandboxed_execute():
