@@ -147,7 +147,7 @@ class SubmissionExporter(NotebookExporter):
                 self.log.warning("%s: %s", who, problem)
             nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell, index) for index, cell in enumerate(cells)],
                                           metadata=copy.deepcopy((released or student).metadata))
-            if isinstance(student.metadata.get("kernelspec"), dict):     # checked as stock checks it
+            if _is_kernelspec(student.metadata.get("kernelspec")):     # checked as stock checks it
                 nb.metadata.kernelspec = student.metadata.kernelspec
             return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
         except BadSubmission as exc:
@@ -202,6 +202,11 @@ def _rebuilt(cell, index: int):
         # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
         rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")
     return rebuilt
+
+
+def _is_kernelspec(value) -> bool:
+    """A kernelspec nbformat accepts (a malformed one would fail the notebook's validation)."""
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) for k in ("name", "display_name"))
 
 
 def _is_database_error(exc: Exception) -> bool:
