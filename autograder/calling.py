@@ -24,8 +24,10 @@ import numpy as np
 from .sandbox.wire import MAX_BUFFER_BYTES
 from .values import Outcome, StudentError, Unconvertible
 
-# The most numbers one answer may hold: one float64 array on the wire. Checked from the shape,
-# before anything is copied: a 10**12-element view of one number costs 8 bytes until then.
+# The most numbers one answer may ever hold: one float64 array on the wire. The grader sends a
+# tighter bound with each call, from the expected answer (``grading.answer_bound``). Checked
+# from the shape, before anything is copied: a 10**12-element view of one number costs 8 bytes
+# until then.
 MAX_ANSWER_NUMBERS = MAX_BUFFER_BYTES // 8
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -80,17 +82,16 @@ def _short_repr(value: Any) -> str:
         return f"<{type(value).__name__}>"
 
 
-def _too_large(value, shape: tuple) -> Unconvertible | None:
+def _too_large(value, shape: tuple, max_numbers: int) -> Unconvertible | None:
     count = int(np.prod(shape, dtype=object))
-    if count <= MAX_ANSWER_NUMBERS:
+    if count <= max_numbers:
         return None
-    return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)}); the grader reads at "
-                                           f"most {MAX_ANSWER_NUMBERS:,}", too_large=True)
+    return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)})", too_large=True)
 
 
-def _tensor_to_array(t) -> Any:
+def _tensor_to_array(t, max_numbers: int) -> Any:
     import torch
-    too_large = _too_large(t, tuple(t.shape))
+    too_large = _too_large(t, tuple(t.shape), max_numbers)
     if too_large:
         return too_large
     if t.is_complex():
@@ -108,14 +109,15 @@ def _tensor_to_array(t) -> Any:
     return np.asarray(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64)
 
 
-def to_plain(value: Any, _depth: int = 0) -> Any:
+def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBERS) -> Any:
     """Convert a student's return value to a PlainValue.
 
     Tensors (any real dtype, with or without requires_grad) and numeric numpy arrays become
     float64 arrays; python/numpy scalars become int/float; lists and tuples become tuples of
     plain values, collapsed to one float64 array when they are a rectangular nest of numbers
     that holds at least one float or another array (a flat tuple of ints, like a shape, stays
-    a tuple of ints). Anything else is ``Unconvertible``.
+    a tuple of ints). Anything else is ``Unconvertible``, and so is an array or list of more
+    than ``max_numbers`` numbers (``too_large``, judged from its shape before it is read).
     """
     if value is None or isinstance(value, str):
         return value
@@ -132,9 +134,9 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
     if torch is not None and isinstance(value, torch.Size):
         return tuple(int(v) for v in value)
     if torch is not None and isinstance(value, torch.Tensor):
-        return _tensor_to_array(value)
+        return _tensor_to_array(value, max_numbers)
     if isinstance(value, np.ndarray):
-        too_large = _too_large(value, value.shape)
+        too_large = _too_large(value, value.shape, max_numbers)
         if too_large:
             return too_large
         if value.dtype.kind in "fiu":
@@ -142,13 +144,13 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         if value.dtype.kind == "b":
             return Unconvertible(type_name(value), "an array of booleans")
         if value.dtype.kind == "O" and _depth < 4:
-            return to_plain(value.tolist(), _depth + 1)
+            return to_plain(value.tolist(), _depth + 1, max_numbers=max_numbers)
         return Unconvertible(type_name(value), _short_repr(value))
     if isinstance(value, (list, tuple)) and _depth < 8:
-        too_large = _too_large(value, (len(value),))
+        too_large = _too_large(value, (len(value),), max_numbers)
         if too_large:
             return too_large
-        items = tuple(to_plain(v, _depth + 1) for v in value)
+        items = tuple(to_plain(v, _depth + 1, max_numbers=max_numbers) for v in value)
         collapsed = _collapse(items)
         return items if collapsed is None else collapsed
     return Unconvertible(type_name(value), _short_repr(value))
@@ -264,11 +266,13 @@ def _capture_fd2():
 
 # ----------------------------------------------------------------------------- the call
 
-def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
+def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True, *,
+                 max_numbers: int = MAX_ANSWER_NUMBERS) -> Outcome:
     """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
 
     ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
     unpickles a fresh one per request), where a copy of a 10**7-entry input buys nothing.
+    ``max_numbers``: an answer holding more numbers is not read (see ``to_plain``).
 
     Never raises for anything the student's code does (SystemExit included; only
     KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
@@ -310,7 +314,7 @@ def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
     if error is not None:
         return Outcome(None, "exception", error, calls, stderr, out_buf.getvalue()[:5000], seconds)
     try:
-        value = to_plain(raw)
+        value = to_plain(raw, max_numbers=max_numbers)
         tname = type_name(raw)
     except Exception as exc:  # a hostile __array__ or __len__, say
         value = Unconvertible(type(raw).__name__, f"could not be read: {type(exc).__name__}")

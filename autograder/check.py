@@ -9,6 +9,7 @@ warnings reach stderr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import os
@@ -123,8 +124,8 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
             from .grading import run_exercise
             ex = get(name)
             srcs = sources if sources is not None else (_student_sources(fn) if ex.by_hand else [])
-            verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed,
-                                                      srcs, getattr(fn, "__name__", name))
+            verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, by_hand=ex.by_hand),
+                                                      seed, srcs, getattr(fn, "__name__", name))
             print(render(ex, verdicts, violation, value), file=out)
             return Score(value)
     except KeyboardInterrupt:

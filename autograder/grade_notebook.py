@@ -264,10 +264,10 @@ def _sanitise_one(out, execution_count: int | None) -> list:
 
 def _ask_child(session, exercise, timeout: float, deadline: float):
     """``call`` for run_exercise: the student's answer to one probe, fetched from the child."""
-    def call(probe) -> Outcome:
+    def call(probe, *, max_numbers: int) -> Outcome:
         try:
             outcome = session.call(exercise.name, probe, exercise.by_hand,
-                                   min(timeout, max(deadline - time.monotonic(), 0.1)))
+                                   min(timeout, max(deadline - time.monotonic(), 0.1)), max_numbers=max_numbers)
         except Interrupted:
             return failed_outcome("TimeoutError", f"the function did not return within {timeout:g} seconds")
         if not _well_formed(outcome):

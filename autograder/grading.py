@@ -7,18 +7,35 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
+from .calling import MAX_ANSWER_NUMBERS
 from .compare import judge
 from .exercises import Exercise, Probe, probes
 from .policy import static_violations
 from .scoring import score
-from .values import Outcome, Verdict
+from .values import Expected, Outcome, Verdict
+
+# An answer is read when it holds at most ANSWER_FACTOR times the numbers of the expected one,
+# or ANSWER_FLOOR numbers (so a wrong shape, a whole Jacobian for a vector, is still
+# diagnosed), and never more than the hard cap; a larger one is refused from its shape.
+ANSWER_FACTOR = 16
+ANSWER_FLOOR = 10_000
 
 
-def run_exercise(exercise: Exercise, call: Callable[[Probe], Outcome], seed: int | None,
+def answer_bound(expected: Expected) -> int:
+    """The most numbers the child may read of an answer to a probe with this reference."""
+    size = np.size(expected.value) if expected.value is not None else 0
+    return min(max(ANSWER_FACTOR * int(size), ANSWER_FLOOR), MAX_ANSWER_NUMBERS)
+
+
+def run_exercise(exercise: Exercise, call: Callable[..., Outcome], seed: int | None,
                  sources: list[str], function_name: str | None = None
                  ) -> tuple[list[Verdict], list[str], float]:
-    """Judge ``call(probe)`` on every probe; return (verdicts, policy violations, score).
+    """Judge ``call(probe, max_numbers=...)`` on every probe; return (verdicts, policy
+    violations, score).
 
+    The reference comes first: the call is told how many numbers an answer may hold.
     A by-hand exercise is checked for autograd twice: in the student's source, reached from
     the function (trusted: we read the text), and while it runs (the tracer's report).
     """
@@ -27,9 +44,10 @@ def run_exercise(exercise: Exercise, call: Callable[[Probe], Outcome], seed: int
         violation = list(static_violations(sources, function_name or exercise.name))
     verdicts, ran = [], []
     for probe in probes(exercise, seed):
-        outcome = call(probe)
+        expected = exercise.reference(probe)
+        outcome = call(probe, max_numbers=answer_bound(expected))
         ran += [c for c in outcome.autograd_calls if c not in ran]
-        verdicts.append(judge(exercise, probe, outcome, exercise.reference(probe)))
+        verdicts.append(judge(exercise, probe, outcome, expected))
     if exercise.by_hand:
         violation += [f"{c} (ran while your function was called)" for c in ran]
     return verdicts, violation, score(exercise, verdicts, violation)

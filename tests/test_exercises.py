@@ -2,6 +2,7 @@
 correct solutions (written here, by hand) score full marks, typical mistakes lose points."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import pickle
@@ -215,7 +216,7 @@ def test_probe_functions_pickle_and_keep_the_input_kind():
 def run_exercise(name, fn, seed, sources):
     """(exercise, verdicts, violation, score) for ``fn`` called in-process."""
     ex = get(name)
-    verdicts, violation, score = _run(ex, lambda p: call_student(fn, p, ex.by_hand), seed, sources,
+    verdicts, violation, score = _run(ex, functools.partial(call_student, fn, by_hand=ex.by_hand), seed, sources,
                                       getattr(fn, "__name__", name))
     return ex, verdicts, violation, score
 

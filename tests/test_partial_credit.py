@@ -4,6 +4,7 @@ scores 0 (the general-position probes tell it from the right one, whatever the s
 answer wrong only at a special case scores more than half but less than full."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -204,7 +205,7 @@ def _chain(weights, biases, x, activation, slopes=True, last=False, reverse=Fals
 
 def _graded(name, fn, seed):
     ex = get(name)
-    return run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed, [])
+    return run_exercise(ex, functools.partial(call_student, fn, by_hand=ex.by_hand), seed, [])
 
 
 def _score(name, fn, seed) -> float:

@@ -2,6 +2,7 @@
 honest code is not flagged, even when it builds tensors that require grad."""
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import numpy as np
@@ -259,7 +260,8 @@ def test_by_hand_answer_that_requires_grad_scores_full_marks():
     namespace = {"torch": torch}
     exec(textwrap.dedent(BUILDS_A_GRAPH), namespace)
     ex = get("jacobian_by_hand")
-    verdicts, violation, score = run_exercise(ex, lambda probe: call_student(namespace["jacobian_by_hand"], probe, True),
+    verdicts, violation, score = run_exercise(ex, functools.partial(call_student, namespace["jacobian_by_hand"],
+                                                                    by_hand=True),
                                               3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
     assert violation == [] and all(v.passed for v in verdicts) and score == ex.points
 
