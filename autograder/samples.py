@@ -456,14 +456,14 @@ def write_class(course_root: Path, roster: Mapping[str, Spec], *,
 # Throw-away courses
 # ---------------------------------------------------------------------------------------------
 def make_course(dest: Path, *, source_root: Path | None = None, release: bool = True) -> Path:
-    """A fresh course directory built from the repository: nbgrader_config.py, source/ and
-    (with release=True) the committed release/. Grading state (gradebook, submissions,
-    exchange, the course secret) is NOT copied."""
+    """A fresh course directory built from the repository: nbgrader_config.py, the exercise
+    declarations (autograding/), source/ and (with release=True) the committed release/.
+    Grading state (gradebook, submissions, exchange, the course secret) is NOT copied."""
     src = Path(source_root or REPO_ROOT)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "nbgrader_config.py", dest / "nbgrader_config.py")
-    for sub in (["source", "release"] if release else ["source"]):
+    for sub in (["autograding", "source", "release"] if release else ["autograding", "source"]):
         if (src / sub).exists():
             if (dest / sub).exists():
                 shutil.rmtree(dest / sub)

@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import exercises, samples, secrets
+from autograder import course, samples, secrets
 from autograder.grade_notebook import grade_notebook
 from autograder.jobs import CellResult, Limits, NotebookJob
 from autograder.sandbox import Sandbox
@@ -128,8 +128,8 @@ class Grader:
         return nb
 
     def seeds(self, student: str, notebook: str = NB) -> dict[str, int]:
-        return {name: secrets.student_seed(self.secret, student, name)
-                for name, ex in exercises.EXERCISES.items() if ex.notebook == notebook}
+        source = json.loads((self.course / "source" / ASG / f"{notebook}.ipynb").read_text())
+        return secrets.notebook_seeds(self.secret, student, source)
 
     def path(self, student: str, notebook: str = NB) -> Path:
         return self.course / "submitted" / student / ASG / f"{notebook}.ipynb"
@@ -137,7 +137,8 @@ class Grader:
     def job(self, student: str, notebook: str = NB, limits: Limits = FAST) -> NotebookJob:
         source = (self.course / "source" / ASG / f"{notebook}.ipynb").read_text()
         return NotebookJob(ASG, student, notebook, str(self.path(student, notebook)), source,
-                           self.seeds(student, notebook), limits)
+                           self.seeds(student, notebook), limits=limits,
+                           declarations=course.read_declarations(str(self.course / "autograding"), ASG))
 
     def grade(self, nb=None, *, raw: bytes | None = None, student: str = "mallory", notebook: str = NB,
               limits: Limits = FAST):

@@ -4,6 +4,8 @@ scores 0 (the general-position probes tell it from the right one, whatever the s
 answer wrong only at a special case scores more than half but less than full."""
 from __future__ import annotations
 
+import inspect
+
 import math
 
 import numpy as np
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from autograder import samples
 from autograder.calling import call_student
-from autograder.exercises import EXERCISES, get
+from jacobians_course import EXERCISES, get
 from autograder.feedback import render
 from autograder.grading import run_exercise
 from autograder.scoring import EDGE_WEIGHT
@@ -50,7 +52,7 @@ def _slope(z, activation, at_zero=False):
 
 def _point(name, args):
     """The input the Jacobian is taken at (``p``, ``x`` or ``z``)."""
-    names = get(name).arg_names
+    names = list(inspect.signature(right(name)).parameters)
     return next(args[names.index(a)] for a in ("p", "x", "z") if a in names)
 
 
