@@ -57,11 +57,14 @@ def find_course_root(start: str) -> str | None:
         path = parent
 
 
+# the course checkout this package is installed from (editable), if it is
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def course_root(cwd: str | None = None) -> str | None:
     """The course this process works for: $AUTOGRADER_COURSE_ROOT, else the course above
     ``cwd``, else the course checkout this package is installed from (a student's clone)."""
-    return (os.environ.get(COURSE_ENV) or find_course_root(cwd or os.getcwd())
-            or find_course_root(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    return os.environ.get(COURSE_ENV) or find_course_root(cwd or os.getcwd()) or find_course_root(CHECKOUT)
 
 
 def exercises_directory(root: str) -> str:

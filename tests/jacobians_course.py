@@ -2,11 +2,9 @@
 notebooks (points and notebooks read from there), for tests that look at single exercises."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from autograder import course
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autograder import course, samples
+from autograder.notebook_text import notebook_names
+from course_layout import REPO_ROOT
 ASSIGNMENT = "jacobians"
 DECLARATIONS = course.read_declarations(course.exercises_directory(str(REPO_ROOT)), ASSIGNMENT)
 MODULE = course.declarations_module(DECLARATIONS)
@@ -16,3 +14,11 @@ ProbeFunction = MODULE.ProbeFunction
 
 def get(name: str):
     return EXERCISES[name]
+
+SOURCE = REPO_ROOT / "source" / ASSIGNMENT
+RELEASE = REPO_ROOT / "release" / ASSIGNMENT
+NOTEBOOKS = tuple(notebook_names(SOURCE))
+CATALOGUE = samples.catalogue(str(REPO_ROOT), ASSIGNMENT)
+MISTAKES = CATALOGUE.mistakes
+DEMO_CLASS = CATALOGUE.demo_class
+DEMO_LATE = CATALOGUE.demo_late

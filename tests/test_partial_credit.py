@@ -14,7 +14,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import samples
+from autograder import notebook_text, scaffold
+import jacobians_course
 from autograder.calling import call_student
 from jacobians_course import EXERCISES, get
 from autograder.feedback import render
@@ -30,7 +31,7 @@ SEEDS = 12
 def _solutions() -> dict:
     """The instructor's solution of every exercise, run from the source notebooks' cells."""
     namespace = {"torch": torch, "np": np, "math": math}
-    for name, code in samples.solution_cells(samples.REPO_ROOT / "source" / samples.ASSIGNMENT).items():
+    for name, code in notebook_text.solution_cells(scaffold.REPO_ROOT / "source" / jacobians_course.ASSIGNMENT).items():
         if name in EXERCISES:  # not the written answers
             exec(code, namespace)
     return namespace
