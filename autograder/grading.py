@@ -11,7 +11,7 @@ import numpy as np
 
 from .calling import MAX_ANSWER_NUMBERS
 from .compare import judge
-from .exercises import Exercise, Probe, probes
+from .authoring import Exercise, probes
 from .policy import static_violations
 from .scoring import score
 from .values import Expected, Outcome, Verdict
