@@ -5,7 +5,7 @@
     we compare them with autograd here ──▶ scores, feedback and the autograded notebook.
 
 Test cell code never runs in the student's process: a test cell's ``grade_id``
-(``test_<name>``) names the registry entry that says how to grade it. The child is asked
+(``test_<name>``) names the course's declaration that says how to grade it. The child is asked
 only "what does your function return for this input?", and its answers are plain data.
 """
 from __future__ import annotations

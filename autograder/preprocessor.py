@@ -7,7 +7,7 @@ time limit, ``--no-execute`` switches it off, and a notebook whose kernel does n
 fails as it would stock. nbgrader still does everything around it (sanitising, restoring the
 instructor's cells from the gradebook, copying files, SaveAutoGrades, late penalties, the
 gradebook), but the notebook runs in a confined child forked from our zygote, and every test
-cell is scored on this side: from autograd references for the registry's exercises, by
+cell is scored on this side: from autograd references for the course's declared exercises, by
 running the instructor's code here for the others. The score nbgrader's SaveAutoGrades then
 reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
 
