@@ -17,7 +17,7 @@ from .scoring import score
 from .values import Expected, Outcome, Verdict
 
 # An answer is read when it holds at most ANSWER_FACTOR times the numbers of the expected one,
-# or ANSWER_FLOOR numbers (so a wrong shape, a whole Jacobian for a vector, is still
+# or ANSWER_FLOOR numbers (so a wrong shape, a matrix where a vector is expected, is still
 # diagnosed), and never more than the hard cap; a larger one is refused from its shape.
 ANSWER_FACTOR = 16
 ANSWER_FLOOR = 10_000
