@@ -1,7 +1,7 @@
 """Grade one submitted notebook on the trusted side of the sandbox.
 
     submitted notebook ──read (submission.py)──▶ cell plan, instructor's cells win
-    (planning.py) ──▶ child runs the student's cells ──▶ for each test cell: child returns the
+    (cell_plan.py) ──▶ child runs the student's cells ──▶ for each test cell: child returns the
     student's values on the probes (checked: replies.py), we compare them with autograd here
     ──▶ scores, feedback and the autograded notebook.
 
@@ -24,7 +24,7 @@ from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as
 from autograder.cells import tested_exercise
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
-from autograder.planning import plan_cells
+from autograder.cell_plan import plan_cells
 from autograder.recording import record_decisions
 from autograder.replies import sanitise, stream, well_formed
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
