@@ -105,3 +105,13 @@ def test_dask_failed_task_is_isolated(cluster, course):  # noqa: F811
     g = grades(course)
     assert g[("frank", "one", "test_alpha")] == (2.0, False)
     assert g[("alice", "two", "test_beta")] == (3.0, False)
+
+
+def test_a_new_assignment_needs_nothing_installed_on_running_workers(cluster, tmp_path):
+    """The workers started before this assignment existed: its declarations travel with the jobs."""
+    from test_authoring import ASSIGNMENT as NEW, build_course
+    root = build_course(tmp_path / "course")
+    summary = batch.grade(load_course(str(root)), NEW, scheduler=cluster, tty=False)
+    assert not summary.failed, summary.failed
+    scores = {student: row["test_softmax_jacobian"] for student, row in scaffold.gradebook_scores(root, NEW).items()}
+    assert scores == {"ada": 2.0, "bo": 0.0, "cy": 0.0, "dee": 0.0}
