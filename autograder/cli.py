@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .startup import skip_unused_grammar
     skip_unused_grammar()
-    from .gradebook import load_course
+    from .coursedir import load_course
 
     if args.command == "grade":
         import time

@@ -93,7 +93,7 @@ REPORT_CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian"
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, course_template) -> Path:
     from autograder import batch
-    from autograder.gradebook import load_course
+    from autograder.coursedir import load_course
 
     root = tmp_path_factory.mktemp("graded-class") / "course"
     shutil.copytree(course_template, root)

@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from autograder import batch, samples, secrets
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 from autograder.jobs import Limits
 
 ASG = samples.ASSIGNMENT

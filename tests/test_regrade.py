@@ -7,7 +7,7 @@ import json
 import pytest
 
 from autograder import report, samples
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 

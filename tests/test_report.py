@@ -8,7 +8,7 @@ import re
 import pytest
 
 from autograder import demo, report, samples
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder import report, samples
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 
 @pytest.fixture(scope="module")
