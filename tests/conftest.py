@@ -30,6 +30,9 @@ if str(REPO) not in sys.path:
 
 from autograder import samples  # noqa: E402
 
+# the hostile-submission tests' shared course, sandbox and record (tests/hostile_harness.py)
+pytest_plugins = ["hostile_harness"]
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
