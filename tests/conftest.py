@@ -14,6 +14,8 @@ Session-scoped and read-only unless said otherwise; copy before modifying.
                           graded by `autograder grade`, and ada's feedback generated
 * ``postgres``         -- a throw-away PostgreSQL server on 127.0.0.1 (tests/pgcluster.py);
                           ``postgres.create_database(name)`` returns a fresh database's URL
+* ``grader``, ``wrong_baseline`` -- the hostile-submission tests' course, sandbox and baseline
+                          (tests/hostile_harness.py, loaded as a plugin below)
 """
 from __future__ import annotations
 
@@ -30,7 +32,6 @@ if str(REPO) not in sys.path:
 
 from autograder import samples  # noqa: E402
 
-# the hostile-submission tests' shared course, sandbox and record (tests/hostile_harness.py)
 pytest_plugins = ["hostile_harness"]
 
 
