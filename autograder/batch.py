@@ -1,6 +1,6 @@
 """Batch grading: find what is left to grade, run the notebook jobs, stream results to the writer.
 
-Two schedulers deliver the same `NotebookJob`s (planning.py) to `grade_notebook` and hand the
+Two schedulers deliver the same `NotebookJob`s (job_plan.py) to `grade_notebook` and hand the
 results back to the one writer (`gradebook.GradebookWriter`, in this process):
 
 * `LocalPool` (default, localpool.py): N worker processes forked from one fork server that
@@ -24,7 +24,7 @@ from typing import Callable
 from .daskpool import DaskPool
 from .jobs import Limits, NotebookResult
 from .localpool import LocalPool
-from .planning import build_jobs, exercise_seeds, instructor_reader, plan
+from .job_plan import build_jobs, exercise_seeds, instructor_reader, plan
 from .progress import Progress
 from .summary import Summary
 from .worker import DEFAULT_GRADER

@@ -2,7 +2,7 @@
 grader that takes the path real grading takes, and the record of every submission it graded.
 
 A case writes a submission into ``submitted/<student>/jacobians/`` of a throw-away course made by
-``autograder.samples``, builds a ``NotebookJob`` for it exactly as ``planning.build_jobs`` does,
+``autograder.samples``, builds a ``NotebookJob`` for it exactly as ``job_plan.build_jobs`` does,
 and ``grade_notebook`` runs it in the sandbox (one zygote for the whole session). Scores,
 diagnoses, messages, problems and the autograded notebook's outputs are asserted exactly.
 
