@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,8 +18,9 @@ import pytest
 
 from autograder import batch, scaffold
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
+from ports import free_port
 from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401
                         template_course)
 
@@ -28,15 +28,9 @@ DASK = str(Path(sys.executable).parent / "dask")
 TESTS = str(Path(__file__).parent)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     workdir = tmp_path_factory.mktemp("dask-workers")
     env = dict(os.environ, PYTHONPATH=TESTS, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
