@@ -130,7 +130,8 @@ class SubmissionExporter(NotebookExporter):
         self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
 
     def from_filename(self, filename, resources=None, **kw):
-        from autograder.grade_notebook import BadSubmission, plan_cells, read_submission
+        from autograder.cell_plan import plan_cells
+        from autograder.submission import BadSubmission, read_submission
 
         resources = resources if resources is not None else {}
         info = resources.get("nbgrader", {})
