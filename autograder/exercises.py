@@ -123,8 +123,8 @@ class Exercise:
     name: str
     notebook: str
     points: float
-    kind: str              # "matrix" | "vector" | "scalar" | "shape" | "property"
-    by_hand: bool
+    answer: str            # "matrix" | "vector" | "scalar" | "shape" | "index" | "property"
+    kind: str              # "by hand" | "matrix-free" | "free" (see policy.py)
     rtol: float
     atol: float
     visible: Callable[[], list[Probe]]
@@ -133,6 +133,8 @@ class Exercise:
     arg_names: tuple[str, ...] = ()
     # optional: (probe, got, expected) -> a sentence, for a same-shape wrong answer
     hint: Callable[[Probe, np.ndarray, np.ndarray], str | None] | None = None
+    # calls that score 0 whatever the kind: qualified name -> why it is not allowed
+    forbid: dict[str, str] = field(default_factory=dict)
 
 
 def _jac(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
@@ -596,42 +598,42 @@ def _register(ex: Exercise) -> None:
 
 
 _register(Exercise(
-    "jacobian_by_hand", "jacobian", 3, "matrix", True, 1e-5, 1e-8,
+    "jacobian_by_hand", "jacobian", 3, "matrix", "by hand", 1e-5, 1e-8,
     visible=lambda: [Probe((T([1.0, 2.0]),), {}, "p = (1, 2)")],
     hidden=_jacobian_by_hand_hidden,
     reference=_matrix(lambda p: (_f_xy, p.args[0])),
     arg_names=("p",)))
 
 _register(Exercise(
-    "numerical_jacobian", "jacobian", 3, "matrix", True, 1e-5, 1e-6,
+    "numerical_jacobian", "jacobian", 3, "matrix", "by hand", 1e-5, 1e-6,
     visible=_numerical_visible, hidden=_numerical_hidden,
     reference=_matrix(lambda p: (p.args[0].torch_forward, p.args[1])),
     arg_names=("f", "x", "h")))
 
 _register(Exercise(
-    "affine_jacobian", "jacobian", 1, "matrix", True, 1e-5, 1e-8,
+    "affine_jacobian", "jacobian", 1, "matrix", "by hand", 1e-5, 1e-8,
     visible=_affine_visible, hidden=_affine_hidden,
     reference=_matrix(lambda p: ((lambda v, W=p.args[0], b=p.args[1]: W @ v + b), p.args[2])),
     arg_names=("W", "b", "x")))
 
 _register(Exercise(
-    "network_jacobian_shape", "chain_rule", 1, "shape", False, 0.0, 0.0,
+    "network_jacobian_shape", "chain_rule", 1, "shape", "free", 0.0, 0.0,
     visible=lambda: [Probe(args=(list(SHAPE_EXAMPLE),), label=f"layer_sizes = {SHAPE_EXAMPLE}")],
     hidden=_shape_hidden, reference=_shape_reference,
     arg_names=("layer_sizes",)))
 
 _register(Exercise(
-    "layer_jacobian", "chain_rule", 3, "matrix", True, 1e-5, 1e-8,
+    "layer_jacobian", "chain_rule", 3, "matrix", "by hand", 1e-5, 1e-8,
     visible=_layer_visible, hidden=_layer_hidden, reference=_layer_reference,
     arg_names=("W", "b", "x", "activation"), hint=_relu_hint))
 
 _register(Exercise(
-    "mlp_jacobian", "chain_rule", 4, "matrix", True, 1e-5, 1e-8,
+    "mlp_jacobian", "chain_rule", 4, "matrix", "by hand", 1e-5, 1e-8,
     visible=_mlp_visible, hidden=_mlp_hidden, reference=_mlp_reference,
     arg_names=("weights", "biases", "x", "activation")))
 
 _register(Exercise(
-    "relu_jacobian", "dead_neurons", 2, "matrix", True, 1e-5, 1e-8,
+    "relu_jacobian", "dead_neurons", 2, "matrix", "by hand", 1e-5, 1e-8,
     visible=lambda: [Probe(args=(T([2.0, -1.0, 3.0, -0.5]),), label="z = (2, -1, 3, -0.5)"),
                      Probe(args=(T([0.0, 1.5, -2.0]),), label="z = (0, 1.5, -2): derivative at 0 is 0", edge=True)],
     hidden=_relu_jac_hidden,
@@ -639,14 +641,14 @@ _register(Exercise(
     arg_names=("z",), hint=_relu_hint))
 
 _register(Exercise(
-    "dead_input", "dead_neurons", 3, "property", False, 0.0, 0.0,
+    "dead_input", "dead_neurons", 3, "property", "free", 0.0, 0.0,
     visible=lambda: [Probe((T([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0]]), T([1.0, 2.0])), {},
                            "W 2×3, b = (1, 2)")],
     hidden=_dead_hidden, reference=_dead_reference,
     arg_names=("W", "b")))
 
 _register(Exercise(
-    "relu_vjp", "dead_neurons", 2, "vector", False, 1e-5, 1e-8,
+    "relu_vjp", "dead_neurons", 2, "vector", "free", 1e-5, 1e-8,
     visible=lambda: [Probe((T([2.0, -1.0, 3.0, -0.5]), T([1.0, 2.0, 3.0, 4.0])), {}, "z = (2, -1, 3, -0.5), v = (1, 2, 3, 4)"),
                      Probe(args=(T([0.0, 0.5, -0.5]), T([1.0, 1.0, 1.0])), label="z = (0, 0.5, -0.5), v = (1, 1, 1)",
                            edge=True)],
@@ -654,7 +656,7 @@ _register(Exercise(
     arg_names=("z", "v")))
 
 _register(Exercise(
-    "sigmoid_jacobian", "sigmoid_saturation", 2, "matrix", True, 1e-6, 1e-12,
+    "sigmoid_jacobian", "sigmoid_saturation", 2, "matrix", "by hand", 1e-6, 1e-12,
     visible=lambda: [Probe((T([0.0, 10.0]),), {}, "z = (0, 10)"),
                      Probe((T([-1.0, 0.5, 2.0]),), {}, "z = (-1, 0.5, 2)")],
     hidden=_sig_jac_hidden,
@@ -662,7 +664,7 @@ _register(Exercise(
     arg_names=("z",)))
 
 _register(Exercise(
-    "sigmoid_layer_jacobian", "sigmoid_saturation", 3, "matrix", True, 1e-5, 1e-8,
+    "sigmoid_layer_jacobian", "sigmoid_saturation", 3, "matrix", "by hand", 1e-5, 1e-8,
     visible=lambda: [Probe((T(W_SEED), T([0.1, 0.2, 0.3]), T([0.1, 0.1])), {}, "W 3×2 from the notes"),
                      Probe((T([[2.0, -1.0, 0.0], [0.5, 3.0, 1.0]]), T([0.0, 1.0]), T([1.0, 2.0, 3.0])), {}, "W 2×3")],
     hidden=_sig_layer_hidden,
@@ -670,7 +672,7 @@ _register(Exercise(
     arg_names=("W", "b", "x")))
 
 _register(Exercise(
-    "saturated_fraction", "sigmoid_saturation", 2, "scalar", False, 1e-5, 1e-8,
+    "saturated_fraction", "sigmoid_saturation", 2, "scalar", "free", 1e-5, 1e-8,
     visible=_fraction_visible, hidden=_fraction_hidden, reference=_fraction_reference,
     arg_names=("W", "b", "X", "threshold")))
 

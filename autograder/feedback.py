@@ -71,6 +71,20 @@ def fmt_probe(exercise, probe) -> str:
     return "\n".join(parts)
 
 
+# what a policy violation (see policy.violation_diagnosis) means, and what to do instead
+VIOLATIONS = {
+    "autograd_used": ("this exercise must be done by hand, without autograd, but your code uses:",
+                      "Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
+                      "another cell, as long as this function does not reach it)."),
+    "jacobian_built": ("this exercise is matrix-free: autograd products (torch.func.jvp / vjp, "
+                       "torch.autograd.grad, .backward()) are allowed, building the whole Jacobian or Hessian "
+                       "is not, but your code uses:",
+                       "Get what you need from one product at a time: J·v with torch.func.jvp, vᵀ·J with "
+                       "torch.func.vjp. The hidden checks are too large for the whole Jacobian to fit in memory."),
+    "forbidden_call": ("your code uses what this exercise does not allow:", ""),
+}
+
+
 def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -105,6 +119,7 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
     """The feedback block for one exercise: a one-line summary, how special cases counted,
     the policy violation if any, and for each failing probe (at most 4, general ones first)
     the message, input, expected and returned value."""
+    from .policy import rules_for, violation_diagnosis
     from .scoring import score as compute_score
     if isinstance(violation, str):  # a caller may pass one sentence instead of a list
         violation = [violation]
@@ -114,13 +129,14 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
     if not violation:
         lines.extend(special_cases(verdicts))
     if violation:
-        lines.append("  Score 0: this exercise must be done by hand, without autograd, but your code uses:")
+        headline, advice = VIOLATIONS[violation_diagnosis(rules_for(exercise), violation)]
+        lines.append(f"  Score 0: {headline}")
         lines.extend(f"    - {v}" for v in violation)
-        lines.append("  Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
-                     "another cell, as long as this function does not reach it).")
+        if advice:
+            lines.append(f"  {advice}")
     failing = sorted((v for v in verdicts if not v.passed), key=lambda v: v.edge)
     if violation:  # already explained above
-        failing = [v for v in failing if v.diagnosis != "autograd_used"]
+        failing = [v for v in failing if v.diagnosis not in VIOLATIONS]
     shown = 0
     for v in failing:
         if shown == 4:

@@ -24,6 +24,7 @@ from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as
 from autograder.files import NotRegularFile, read_regular
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
+from autograder.policy import rules_for, violation_diagnosis
 from autograder.recording import record_decisions
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
 from autograder.sandbox.reports import CellReport
@@ -266,7 +267,7 @@ def _ask_child(session, exercise, timeout: float, deadline: float):
     """``call`` for run_exercise: the student's answer to one probe, fetched from the child."""
     def call(probe) -> Outcome:
         try:
-            outcome = session.call(exercise.name, probe, exercise.by_hand,
+            outcome = session.call(exercise.name, probe, rules_for(exercise),
                                    min(timeout, max(deadline - time.monotonic(), 0.1)))
         except Interrupted:
             return failed_outcome("TimeoutError", f"the function did not return within {timeout:g} seconds")
@@ -395,7 +396,8 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
     score = min(score * points / exercise.points, points)   # the instructor's points are what count
     text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [_stream(text)]
-    diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
+    diagnoses = ([violation_diagnosis(rules_for(exercise), violation)] if violation
+                 else sorted({v.diagnosis for v in verdicts if not v.passed}))
     return CellResult(round(score, 2), points, diagnoses, text)
 
 
