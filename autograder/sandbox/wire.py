@@ -1,6 +1,8 @@
 """Messages between the trusted worker and the untrusted child.
 
-Trusted -> child: pickled requests (the child may unpickle what the grader sends it).
+Trusted -> child: pickled requests (the child may unpickle what the grader sends it), with
+cloudpickle, so that a probe's functions, classes and ``torch.nn.Module`` s defined in a course's
+exercises (a module the child never imports) travel by value, as the instructor defined them.
 Child -> trusted: JSON plus raw float64 buffers, never pickle: unpickling what student
 code controls would hand it the grader. The decoder rebuilds only plain data and the
 dataclasses named in ``DECODABLE``, and enforces size limits so a hostile child can
@@ -14,6 +16,7 @@ import pickle
 import socket
 import struct
 
+import cloudpickle
 import numpy as np
 
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -43,8 +46,15 @@ def _recv_exact(sock: socket.socket, n: int) -> bytearray | np.ndarray:
 
 # ---- trusted -> child ---------------------------------------------------------------
 
+def send_by_value(module) -> None:
+    """What ``module`` defines goes to the child by value in requests: its code and classes,
+    never an import of the module there. For a course's exercises, once loaded (and in
+    ``sys.modules``; a module that is not there goes by value anyway)."""
+    cloudpickle.register_pickle_by_value(module)
+
+
 def send_request(sock: socket.socket, request: dict) -> None:
-    body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    body = cloudpickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(_HEADER.pack(b"P", len(body)) + body)
 
 
