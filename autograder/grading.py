@@ -30,5 +30,5 @@ def run_exercise(exercise: Exercise, call: Callable[[Probe], Outcome], seed: int
         outcome = call(probe)
         ran += [c for c in outcome.autograd_calls if c not in ran]
         verdicts.append(judge(exercise, probe, outcome, exercise.reference(probe)))
-    violation += ran_findings(rules, ran)
+    violation += ran_findings(rules, ran, violation)
     return verdicts, violation, score(exercise, verdicts, violation)

@@ -66,11 +66,13 @@ def rules_for(exercise) -> Rules:
     return Rules(kind=exercise.kind, forbid=tuple(sorted(exercise.forbid.items())))
 
 
-def ran_findings(rules: Rules, calls: Iterable[str]) -> list[str]:
-    """The tracer's notes (``AutogradTracer.calls``) as findings, a forbidden call with its reason."""
+def ran_findings(rules: Rules, calls: Iterable[str], found: list[str]) -> list[str]:
+    """The tracer's notes (``AutogradTracer.calls``) as findings, a forbidden call with its
+    reason unless ``found`` (what the source showed) already names it."""
     forbid = dict(rules.forbid)
     return [f"`{c}` ran while your function was called: {forbid[c]}" if c in forbid
-            else f"{c} (ran while your function was called)" for c in calls]
+            else f"{c} (ran while your function was called)"
+            for c in calls if c not in forbid or not any(f.startswith(f"`{c}`") for f in found)]
 
 
 # the diagnosis of a violation, by the exercise's kind; a forbidden call has its own
@@ -660,12 +662,12 @@ class AutogradTracer:
             self._note(what)
         elif self.rules.kind == "matrix-free":
             if name in MATERIALISING and name != "vmap":
-                self._note(f"{what} ({MATERIALISING[name]})")
+                self._note(f"{what}: {MATERIALISING[name]}")
             elif name == "grad" and frame.f_locals.get("is_grads_batched"):
-                self._note(f"{what} with is_grads_batched=True (batched over basis vectors, it builds the "
-                           "whole Jacobian)")
+                self._note(f"{what} with is_grads_batched=True: batched over basis vectors, it builds the "
+                           "whole Jacobian")
             elif self._inside_vmap():
-                self._note(f"{what} inside torch.vmap ({MATERIALISING['vmap']})")
+                self._note(f"autograd products inside torch.vmap: {MATERIALISING['vmap']}")
 
     def _profile(self, frame, event, arg):
         if event == "call":
@@ -675,8 +677,9 @@ class AutogradTracer:
             filename = code.co_filename
             if self._is_watched(filename):
                 # only an entry point called from outside torch (the student's code), not
-                # torch's own internals (printing a tensor calls forward_ad.unpack_dual)
-                if not self._from_torch(frame.f_back):
+                # torch's own internals (printing a tensor calls forward_ad.unpack_dual), nor
+                # a module's code running on its first import
+                if code.co_name != "<module>" and not self._from_torch(frame.f_back):
                     self._autograd(frame, f"{_module_of(filename)}.{code.co_name}", code.co_name)
             elif code.co_name == "backward" and filename.endswith(_TENSOR_PY) \
                     and not self._from_torch(frame.f_back):
@@ -692,7 +695,7 @@ class AutogradTracer:
                     if _C_NAMES[name]:
                         self._autograd(frame, _C_NAMES[name])
                     elif self.rules.kind == "matrix-free":
-                        self._note(f"{name} (vmap's internals: {MATERIALISING['vmap']})")
+                        self._note(f"{name}, vmap's internals: {MATERIALISING['vmap']}")
             elif name in ("setprofile", "settrace") and frame.f_code not in _OWN_CODES \
                     and getattr(arg, "__module__", "") in ("sys", "threading"):
                 self._note(f"{arg.__module__}.{name}() (the student's code changed the grader's tracer)")

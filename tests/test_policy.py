@@ -259,8 +259,8 @@ def test_by_hand_answer_that_requires_grad_scores_full_marks():
     namespace = {"torch": torch}
     exec(textwrap.dedent(BUILDS_A_GRAPH), namespace)
     ex = get("jacobian_by_hand")
-    verdicts, violation, score = run_exercise(ex, lambda probe: call_student(namespace["jacobian_by_hand"], probe, rules=Rules(kind="by hand")),
-                                              3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
+    call = lambda probe: call_student(namespace["jacobian_by_hand"], probe, rules=Rules(kind="by hand"))  # noqa: E731
+    verdicts, violation, score = run_exercise(ex, call, 3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
     assert violation == [] and all(v.passed for v in verdicts) and score == ex.points
 
 
