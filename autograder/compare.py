@@ -321,8 +321,12 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     if answer == "shape":
         return (*_judge_shape(value, expected.value), details)
     if answer == "index":
-        passed, diagnosis, message = _judge_index(value, int(expected.value))
-        return passed, diagnosis, message, details + _hint(exercise, probe, value, int(expected.value), passed)
+        exp = int(expected.value)
+        passed, diagnosis, message = _judge_index(value, exp)
+        hint = _hint(exercise, probe, value, exp, passed)
+        if hint and diagnosis == "off_by_one":  # the exercise knows better what this neighbour is
+            diagnosis, message = "wrong_value", f"expected index {exp}, you returned {value}"
+        return passed, diagnosis, message, details + hint
     if answer == "scalar":
         exp = float(expected.value)
         passed, diagnosis, message = _judge_scalar(value, exp, exercise.rtol, exercise.atol)
