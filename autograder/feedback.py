@@ -2,6 +2,7 @@
 probe input to reproduce it. Big tensors are abbreviated (shape and first values)."""
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,9 @@ def fmt_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         inner = ", ".join(fmt_value(x) for x in v[:8]) + (", ..." if len(v) > 8 else "")
         return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+    if isinstance(v, types.FunctionType):  # a probe's function says what it computes in its docstring
+        doc = (v.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else f"the function {v.__name__}"
     return repr(v)[:200]
 
 

@@ -157,3 +157,14 @@ def test_modules_and_functions_reach_the_child_by_value(course_module, sandbox):
 def test_the_child_reports_a_model_changed_by_the_student(course_module, sandbox):
     out = _in_child(sandbox, FGSM_BACKWARD, "fgsm", _fgsm_probe(course_module), hide=())
     assert out.error.exc_type == ARGUMENT_CHANGED and "loss.backward()" in out.error.message
+
+
+def test_feedback_shows_a_probe_function_by_its_docstring(course_module):
+    from autograder.feedback import fmt_value
+
+    def net(x):
+        """f(x) = W2 tanh(W1 x + b1) + b2, with 3 inputs and 2 outputs"""
+        return x
+    assert fmt_value(net) == "f(x) = W2 tanh(W1 x + b1) + b2, with 3 inputs and 2 outputs"
+    assert fmt_value(course_module.bump) == "the function bump"
+    assert "TinyClassifier" in fmt_value(course_module.TinyClassifier())
