@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from autograder.authoring import exercise, probe, value
+from autograder.builders import T
 from autograder.calling import to_plain
 from autograder.compare import judge
-from autograder.exercises import Exercise, Probe, T
 from autograder.values import Expected, Outcome
 
 J = np.array([[0.1, 3.0, -0.2, 0.5], [2.5, -0.1, 0.3, 0.2], [0.4, 0.2, 0.1, -0.3]])  # rows: outputs
-PROBE = Probe((T(J),), {}, "a 3×4 Jacobian")
+PROBE = probe(T(J), label="a 3×4 Jacobian")
 
 
 def _row_index_hint(probe, got, expected):
@@ -22,9 +23,9 @@ def _row_index_hint(probe, got, expected):
     return None
 
 
-INDEX = Exercise("most_sensitive", "nb", 2, "index", "free", 0.0, 0.0, visible=lambda: [PROBE],
-                 hidden=lambda rng: [], reference=lambda p: Expected(int(np.argmax(np.linalg.norm(J, axis=0)))),
-                 arg_names=("J",), hint=_row_index_hint)
+INDEX = exercise(name="most_sensitive", kind="free", answer="index",
+                 reference=value(lambda J: torch.argmax(torch.linalg.vector_norm(J, dim=0))),
+                 visible=[PROBE], hidden=lambda rng: [], hint=_row_index_hint)
 
 
 def _index(value):
@@ -61,8 +62,12 @@ def test_off_by_one_and_row_index_are_named():
     assert "an index is an int" in _index(1.0).message
 
 
-SCALAR = Exercise("spectral", "nb", 3, "scalar", "free", 1e-4, 1e-8, visible=lambda: [PROBE],
-                  hidden=lambda rng: [], reference=lambda p: Expected(2.75), arg_names=("J",))
+def _scalar_exercise(rtol: float):
+    return exercise(name="spectral", kind="free", answer="scalar", reference=value(lambda J: 2.75),
+                    visible=[PROBE], hidden=lambda rng: [], rtol=rtol)
+
+
+SCALAR = _scalar_exercise(rtol=1e-4)
 
 
 def _scalar(value, expected=2.75, exercise=SCALAR):
@@ -86,8 +91,7 @@ def test_a_wrong_scalar_gets_its_diagnosis(value, diagnosis):
 
 
 def test_a_scalar_uses_the_exercise_tolerance():
-    loose = Exercise("spectral", "nb", 3, "scalar", "free", 1e-2, 0.0, visible=lambda: [PROBE],
-                     hidden=lambda rng: [], reference=lambda p: Expected(2.75), arg_names=("J",))
+    loose = _scalar_exercise(rtol=1e-2)
     assert _scalar(2.75 * 1.005, exercise=loose).passed and not _scalar(2.75 * 1.005).passed
 
 

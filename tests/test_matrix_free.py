@@ -3,17 +3,20 @@ whole is found however it is disguised (in the source and while the function run
 call is found by name, alias, method or identity; each scores 0 with a message that says why."""
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import numpy as np
 import pytest
 import torch
 
+from autograder.authoring import exercise, probe, value
+from autograder.builders import T
 from autograder.calling import call_student
-from autograder.exercises import Exercise, Probe, T
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import Rules, static_violations, violation_diagnosis
+from autograder.policy import Rules, rules_for, static_violations, violation_diagnosis
+from autograder.values import Probe
 
 HEADER = "import torch\nimport numpy as np\n"
 MATRIX_FREE = Rules(kind="matrix-free")
@@ -259,26 +262,22 @@ def test_forbidden_calls_apply_in_every_kind_and_nothing_else_is_flagged():
 
 # ----------------------------------------------------------------------------- graded, with feedback
 
-def _directional_reference(probe):
-    from autograder.values import Expected
-    fn, x, v = probe.args
-    return Expected(torch.func.jvp(fn, (x,), (v,))[1].numpy())
+def _exercise(kind="matrix-free", forbid=None):
+    declared = exercise(name="directional", kind=kind, answer="vector",
+                        reference=value(lambda f, x, v: torch.func.jvp(f, (x,), (v,))[1]),
+                        visible=[probe(f, X, V, label="f(x) = tanh(x)·‖x‖² + flip(x)")],
+                        hidden=lambda rng: [probe(f, T(rng.standard_normal(5)), T(rng.standard_normal(5)),
+                                                  label="random x, v")],
+                        rtol=1e-8, atol=1e-10, forbid=forbid)
+    return dataclasses.replace(declared, points=2.0, notebook="nb")   # as course.bind reads them
 
 
-def _exercise(kind="matrix-free", forbid=None, answer="vector", name="directional", reference=_directional_reference):
-    return Exercise(name, "nb", 2, answer, kind, 1e-8, 1e-10,
-                    visible=lambda: [Probe((f, X, V), {}, "f(x) = tanh(x)·‖x‖² + flip(x)")],
-                    hidden=lambda rng: [Probe((f, T(rng.standard_normal(5)), T(rng.standard_normal(5))), {},
-                                              "random x, v", hidden=True)],
-                    reference=reference, arg_names=("f", "x", "v"), forbid=dict(forbid or {}))
-
-
-def _grade(exercise, source: str, name="directional"):
+def _grade(declared, source: str, name="directional"):
     fn = _namespace(source)[name]
-    rules = Rules(kind=exercise.kind, forbid=tuple(sorted(exercise.forbid.items())))
-    verdicts, violation, score = run_exercise(exercise, lambda p: call_student(fn, p, rules=rules), 7,
+    rules = rules_for(declared)
+    verdicts, violation, score = run_exercise(declared, lambda p: call_student(fn, p, rules=rules), 7,
                                               [HEADER, textwrap.dedent(source)], name)
-    return verdicts, violation, score, render(exercise, verdicts, violation, score)
+    return verdicts, violation, score, render(declared, verdicts, violation, score)
 
 
 def test_a_matrix_free_answer_from_products_earns_full_marks():
@@ -295,12 +294,10 @@ def test_a_jacobian_built_whole_scores_zero_with_a_message_that_says_why():
 
 
 def test_a_forbidden_call_scores_zero_with_its_reason():
-    def log_det_reference(probe):
-        from autograder.values import Expected
-        return Expected(float(torch.linalg.slogdet(probe.args[0])[1]))
-    ex = Exercise("g", "nb", 3, "scalar", "by hand", 1e-8, 1e-10,
-                  visible=lambda: [Probe((T([[2.0, 0.0], [1.0, 3.0]]),), {}, "a triangular A")],
-                  hidden=lambda rng: [], reference=log_det_reference, arg_names=("A",), forbid=DET)
+    ex = dataclasses.replace(exercise(
+        name="g", kind="by hand", answer="scalar", reference=value(lambda A: torch.linalg.slogdet(A)[1]),
+        visible=[probe(T([[2.0, 0.0], [1.0, 3.0]]), label="a triangular A")], hidden=lambda rng: [],
+        rtol=1e-8, atol=1e-10, forbid=DET), points=3.0, notebook="nb")
     verdicts, violation, score, text = _grade(ex, _det_source(DETERMINANT_CALLS["method"]), name="g")
     assert score == 0 and violation_diagnosis(NO_DET, violation) == "forbidden_call"
     assert "Score 0: your code uses what this exercise does not allow" in text

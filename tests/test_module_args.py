@@ -3,18 +3,18 @@ instructor defined them (by value, from a course module the child never imports)
 that changes the model it was given fails that probe with a message that says how."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 import textwrap
 
 import pytest
 import torch
 
+from autograder.builders import T
 from autograder.calling import call_student
-from autograder.exercises import Probe, T
+from autograder.course import declarations_module
+from autograder.jobs import Declarations
 from autograder.policy import Rules
-from autograder.sandbox import Sandbox, wire
-from autograder.values import ARGUMENT_CHANGED
+from autograder.sandbox import Sandbox
+from autograder.values import ARGUMENT_CHANGED, Probe
 
 COURSE_MODULE = '''
 import torch
@@ -79,18 +79,11 @@ def apply(f, x):
 
 @pytest.fixture(scope="module")
 def course_module(tmp_path_factory):
-    """The course's exercises as the grader loads them: from a file, under a name no other
-    process can import."""
+    """The course's declarations as the grader loads them (course.declarations_module), from a
+    folder the child cannot see."""
     path = tmp_path_factory.mktemp("autograding") / "exercises.py"
     path.write_text(COURSE_MODULE)
-    name = "course_exercises_under_test"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    wire.send_by_value(module)
-    yield module
-    sys.modules.pop(name)
+    return declarations_module(Declarations(path=str(path), source=COURSE_MODULE))
 
 
 def _fgsm_probe(module):
@@ -142,7 +135,7 @@ def _in_child(sandbox, source: str, name: str, probe, hide: tuple):
 
 
 def test_modules_and_functions_reach_the_child_by_value(course_module, sandbox):
-    folder = str(sys.modules[course_module.__name__].__file__).rsplit("/", 1)[0]
+    folder = course_module.__file__.rsplit("/", 1)[0]
     probe = _fgsm_probe(course_module)
     out = _in_child(sandbox, FGSM, "fgsm", probe, hide=(folder,))
     assert out.error is None, out.error

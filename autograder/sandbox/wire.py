@@ -1,8 +1,6 @@
 """Messages between the trusted worker and the untrusted child.
 
-Trusted -> child: pickled requests (the child may unpickle what the grader sends it), with
-cloudpickle, so that a probe's functions, classes and ``torch.nn.Module`` s defined in a course's
-exercises (a module the child never imports) travel by value, as the instructor defined them.
+Trusted -> child: pickled requests (the child may unpickle what the grader sends it).
 Child -> trusted: JSON plus raw float64 buffers, never pickle: unpickling what student
 code controls would hand it the grader. The decoder rebuilds only plain data and the
 dataclasses named in ``DECODABLE``, and enforces size limits so a hostile child can
@@ -46,14 +44,9 @@ def _recv_exact(sock: socket.socket, n: int) -> bytearray | np.ndarray:
 
 # ---- trusted -> child ---------------------------------------------------------------
 
-def send_by_value(module) -> None:
-    """What ``module`` defines goes to the child by value in requests: its code and classes,
-    never an import of the module there. For a course's exercises, once loaded (and in
-    ``sys.modules``; a module that is not there goes by value anyway)."""
-    cloudpickle.register_pickle_by_value(module)
-
-
 def send_request(sock: socket.socket, request: dict) -> None:
+    # cloudpickle: what a course's declarations define (a probe function, a torch.nn.Module
+    # subclass) travels by value, so the child never imports the declarations
     body = cloudpickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(_HEADER.pack(b"P", len(body)) + body)
 
