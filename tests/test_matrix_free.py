@@ -15,7 +15,7 @@ from autograder.builders import T
 from autograder.calling import call_student
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import Rules, rules_for, static_violations, violation_diagnosis
+from autograder.policy import MATERIALISING, Rules, rules_for, static_violations, violation_diagnosis
 from autograder.values import Probe
 
 HEADER = "import torch\nimport numpy as np\n"
@@ -303,3 +303,30 @@ def test_a_forbidden_call_scores_zero_with_its_reason():
     assert "Score 0: your code uses what this exercise does not allow" in text
     assert "no determinant call" in text and "autograd" not in text
     assert [v.diagnosis for v in verdicts] == ["forbidden_call"]
+
+
+# ----------------------------------------------------------------------------- in the sandbox child
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from autograder.sandbox import Sandbox
+    box = Sandbox()
+    yield box
+    box.close()
+
+
+def test_the_child_traces_the_rules_it_is_sent(sandbox):
+    cells = [HEADER, textwrap.dedent(PRODUCTS["jvp"]).replace("def directional", "def honest"),
+             textwrap.dedent(BUILDS_THE_JACOBIAN["vmap over vjp"]).replace("def directional", "def batched"),
+             "def log_det(A):\n    return torch.log(torch.abs(A.det()))\n"]
+    with sandbox.session(None, (), 2048, 1 << 20) as session:
+        for cell in cells:
+            assert not session.run_cell(cell, timeout=60).error
+        # torch.tanh: a function the child can unpickle by reference (this test module it cannot)
+        honest = session.call("honest", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60)
+        batched = session.call("batched", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60)
+        det = session.call("log_det", Probe((T([[2.0, 1.0], [0.5, 3.0]]),)), NO_DET, timeout=60)
+    assert honest.error is None and honest.autograd_calls == ()
+    np.testing.assert_allclose(honest.value, ((1 - torch.tanh(X) ** 2) * V).numpy(), rtol=1e-12)
+    assert batched.autograd_calls == (f"autograd products inside torch.vmap: {MATERIALISING['vmap']}",)
+    assert det.autograd_calls == ("torch.det",)
