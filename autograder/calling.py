@@ -113,10 +113,10 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
 
     Tensors (any real dtype, with or without requires_grad) and numeric numpy arrays become
     float64 arrays, except 0-d integer ones, which become ints (an index); python/numpy scalars
-    become int/float; lists and tuples become tuples of
-    plain values, collapsed to one float64 array when they are a rectangular nest of numbers
-    that holds at least one float or another array (a flat tuple of ints, like a shape, stays
-    a tuple of ints). Anything else is ``Unconvertible``.
+    become int/float; lists and tuples become tuples of plain values, collapsed to one float64
+    array when they are a rectangular nest of numbers that holds at least one float or another
+    array (a flat tuple of ints, like a shape, stays a tuple of ints). Anything else is
+    ``Unconvertible``.
     """
     if value is None or isinstance(value, str):
         return value
