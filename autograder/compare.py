@@ -251,8 +251,8 @@ def _judge_index(value: Any, exp: int) -> tuple[bool, str, str]:
         return False, "out_of_range", (f"you returned {value}: count the index from 0, without negative "
                                        "(from the end) indices")
     if abs(value - exp) == 1:
-        return False, "off_by_one", (f"expected index {exp}, you returned {value} — off by one: Python counts "
-                                     "from 0")
+        return False, "off_by_one", (f"expected index {exp}, you returned {value}, one away: if you counted "
+                                     "from 1, Python counts from 0")
     return False, "wrong_value", f"expected index {exp}, you returned {value}"
 
 
@@ -323,10 +323,7 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     if answer == "index":
         exp = int(expected.value)
         passed, diagnosis, message = _judge_index(value, exp)
-        hint = _hint(exercise, probe, value, exp, passed)
-        if hint and diagnosis == "off_by_one":  # the exercise knows better what this neighbour is
-            diagnosis, message = "wrong_value", f"expected index {exp}, you returned {value}"
-        return passed, diagnosis, message, details + hint
+        return passed, diagnosis, message, details + _hint(exercise, probe, value, exp, passed)
     if answer == "scalar":
         exp = float(expected.value)
         passed, diagnosis, message = _judge_scalar(value, exp, exercise.rtol, exercise.atol)

@@ -55,10 +55,11 @@ def test_an_index_that_is_not_the_int_is_never_credited(value, diagnosis):
 
 
 def test_off_by_one_and_row_index_are_named():
-    assert "off by one" in _index(2).message and "counts from 0" in _index(2).message
-    row = _index(0)
-    assert row.diagnosis == "wrong_value" and "expected index 1, you returned 0" in row.message
+    assert "one away" in _index(2).message and "counts from 0" in _index(2).message
+    row = _index(0)    # the row index, here also one away: the exercise's hint says which mistake it is
+    assert row.diagnosis == "off_by_one" and "expected index 1, you returned 0" in row.message
     assert any("row" in d and "column" in d for d in row.details)
+    assert not _index(2).details
     assert "an index is an int" in _index(1.0).message
 
 
