@@ -47,9 +47,8 @@ def _notebook() -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("authoring") / "course"
+def build_course(root):
+    """A course holding only the page's assignment: released, with its sample class handed in."""
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     shutil.copy2(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     nbformat.write(_notebook(), root / "source" / ASSIGNMENT / "softmax.ipynb")
@@ -63,6 +62,11 @@ def course(tmp_path_factory):
     scaffold.nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=root)
     samples.write_class(root, samples.catalogue(str(root), ASSIGNMENT).demo_class, assignment=ASSIGNMENT)
     return root
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return build_course(tmp_path_factory.mktemp("authoring") / "course")
 
 
 def test_a_new_assignment_is_graded_alike_on_both_paths_without_touching_the_engine(course, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import demo, report
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 
