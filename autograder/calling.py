@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+# bound here, in the zygote, before any student code: replacing policy.AutogradTracer changes nothing
+from .policy import AutogradTracer
 from .sandbox.wire import MAX_BUFFER_BYTES
 from .values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
@@ -335,7 +337,6 @@ def call_student(fn, probe, rules=None, copy_inputs: bool = True) -> Outcome:
             tracer = None
             try:
                 if rules is not None and rules.policed:
-                    from .policy import AutogradTracer
                     tracer = AutogradTracer(rules=rules)
                     with tracer:
                         raw = fn(*args, **kwargs)
