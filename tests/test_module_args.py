@@ -10,7 +10,7 @@ import torch
 
 from autograder.builders import T
 from autograder.calling import call_student
-from autograder.course import declarations_module
+from autograder.declarations import declarations_module
 from autograder.jobs import Declarations
 from autograder.policy import Rules
 from autograder.sandbox import Sandbox
@@ -79,7 +79,7 @@ def apply(f, x):
 
 @pytest.fixture(scope="module")
 def course_module(tmp_path_factory):
-    """The course's declarations as the grader loads them (course.declarations_module), from a
+    """The course's declarations as the grader loads them (declarations.declarations_module), from a
     folder the child cannot see."""
     path = tmp_path_factory.mktemp("autograding") / "exercises.py"
     path.write_text(COURSE_MODULE)
