@@ -12,7 +12,7 @@ import numpy as np
 from .calling import MAX_ANSWER_NUMBERS
 from .compare import judge
 from .authoring import Exercise, probes
-from .policy import static_violations
+from .policy import ran_findings, rules_for, static_violations
 from .scoring import score
 from .values import Expected, Outcome, Verdict
 
@@ -36,18 +36,17 @@ def run_exercise(exercise: Exercise, call: Callable[..., Outcome], seed: int | N
     violations, score).
 
     The reference comes first: the call is told how many numbers an answer may hold.
-    A by-hand exercise is checked for autograd twice: in the student's source, reached from
-    the function (trusted: we read the text), and while it runs (the tracer's report).
+    What the exercise's rules (``policy.Rules``: its kind and ``forbid``) do not allow is
+    looked for twice: in the student's source, reached from the function (trusted: we read the
+    text), and while it runs (the tracer's report).
     """
-    violation: list[str] = []
-    if exercise.by_hand:
-        violation = list(static_violations(sources, function_name or exercise.name))
+    rules = rules_for(exercise)
+    violation = static_violations(sources, function_name or exercise.name, rules=rules)
     verdicts, ran = [], []
     for probe in probes(exercise, seed):
         expected = exercise.reference(probe)
         outcome = call(probe, max_numbers=answer_bound(expected))
         ran += [c for c in outcome.autograd_calls if c not in ran]
         verdicts.append(judge(exercise, probe, outcome, expected))
-    if exercise.by_hand:
-        violation += [f"{c} (ran while your function was called)" for c in ran]
+    violation += ran_findings(rules, ran, violation)
     return verdicts, violation, score(exercise, verdicts, violation)

@@ -227,10 +227,12 @@ class Session:
         pickled (target, args, kwargs)."""
         return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
 
-    def call(self, name: str, probe, by_hand: bool, timeout: float, *, max_numbers: int):
+    def call(self, name: str, probe, rules, timeout: float, *, max_numbers: int):
+        """``rules``: the exercise's ``policy.Rules``, for the tracer in the child;
+        ``max_numbers``: the most numbers the child reads of the answer."""
         args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
-        return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand,
+        return self._roundtrip({"op": "call", "name": name, "probe": shared, "rules": rules,
                                 "max_numbers": max_numbers}, timeout)
 
 
