@@ -108,10 +108,10 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 seed = student_seed(course_secret(root), student, name)
             if not hidden:
                 seed = None
-            from .calling import call_student
+            from .inside.calling import call_student
             from .feedback import render
             from .grading import run_exercise
-            from .policy import rules_for
+            from .rules import rules_for
             rules = rules_for(ex)
             srcs = sources if sources is not None else (_student_sources(fn) if rules.policed else [])
             verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, rules=rules), seed,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .feedback import fmt_probe, fmt_value
-from .policy import rules_for, violation_diagnosis
+from .rules import rules_for, violation_diagnosis
 from .values import ARGUMENT_CHANGED, Expected, Outcome, Unconvertible, Verdict
 
 

@@ -25,7 +25,7 @@ from autograder.cells import tested_exercise
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.cell_plan import plan_cells
-from autograder.policy import rules_for, violation_diagnosis
+from autograder.rules import rules_for, violation_diagnosis
 from autograder.recording import record_decisions
 from autograder.replies import sanitise, stream, well_formed
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox

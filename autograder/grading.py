@@ -9,10 +9,11 @@ from typing import Callable
 
 import numpy as np
 
-from .calling import MAX_ANSWER_NUMBERS
+from .inside.calling import MAX_ANSWER_NUMBERS
 from .compare import judge
 from .authoring import Exercise, probes
-from .policy import ran_findings, rules_for, static_violations
+from .policy import static_violations
+from .rules import ran_findings, rules_for
 from .scoring import score
 from .values import Expected, Outcome, Verdict
 

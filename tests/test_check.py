@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from autograder import Score, check
-from autograder.calling import call_student, to_plain
+from autograder.inside.calling import call_student, to_plain
 from autograder.builders import T
 from autograder.check import grading_context
-from autograder.policy import Rules
+from autograder.rules import Rules
 from autograder.secrets import course_secret, student_seed
 from autograder.values import Probe, Unconvertible
 from jacobians_course import REPO_ROOT

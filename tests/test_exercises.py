@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from autograder.grading import run_exercise as _run
 from autograder.compare import judge
 from autograder.authoring import probes
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import EXERCISES, ProbeFunction, get
-from autograder.policy import rules_for
+from autograder.rules import rules_for
 
 SPEC_POINTS = {
     "jacobian_by_hand": 3, "numerical_jacobian": 3, "affine_jacobian": 1, "network_jacobian_shape": 1,

@@ -13,10 +13,11 @@ import torch
 
 from autograder.authoring import exercise, probe, value
 from autograder.builders import T
-from autograder.calling import MAX_ANSWER_NUMBERS, call_student
+from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import MATERIALISING, Rules, rules_for, static_violations, violation_diagnosis
+from autograder.policy import static_violations
+from autograder.rules import MATERIALISING, Rules, rules_for, violation_diagnosis
 from autograder.values import Probe
 
 HEADER = "import torch\nimport numpy as np\n"

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from autograder.builders import T
-from autograder.calling import MAX_ANSWER_NUMBERS, call_student
+from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
 from autograder.declarations import declarations_module
 from autograder.jobs import Declarations
-from autograder.policy import Rules
+from autograder.rules import Rules
 from autograder.sandbox import Sandbox
 from autograder.values import ARGUMENT_CHANGED, Probe
 

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from autograder import notebook_text, scaffold
 import jacobians_course
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from jacobians_course import EXERCISES, get
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import rules_for
+from autograder.rules import rules_for
 from autograder.scoring import EDGE_WEIGHT
 
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}

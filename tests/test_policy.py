@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import get
 from autograder.grading import run_exercise
-from autograder.policy import AutogradTracer, Rules, static_violations
+from autograder.inside.tracer import AutogradTracer
+from autograder.policy import static_violations
+from autograder.rules import Rules
 
 HEADER = "import torch\nimport numpy as np\n"
 

@@ -223,7 +223,7 @@ class Session:
         return inside if os.path.isdir(inside) else scratch
 
     def proxy(self, action: str, payload: bytes, timeout: float):
-        """Do ``action`` to the student's objects (see sandbox/remote.py); ``payload`` is the
+        """Do ``action`` to the student's objects (see inside/remote.py); ``payload`` is the
         pickled (target, args, kwargs)."""
         return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
 

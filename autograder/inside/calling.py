@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-# bound here, in the zygote, before any student code: replacing policy.AutogradTracer changes nothing
-from .policy import AutogradTracer
-from .sandbox.wire import MAX_BUFFER_BYTES
-from .values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
+# bound here, in the zygote, before any student code: replacing tracer.AutogradTracer changes nothing
+from autograder.inside.tracer import AutogradTracer
+from autograder.sandbox.wire import MAX_BUFFER_BYTES
+from autograder.values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
 # The most numbers one answer may ever hold: one float64 array on the wire. The grader sends a
 # tighter bound with each call, from the expected answer (``grading.answer_bound``). Checked
