@@ -47,10 +47,18 @@ def find_course_root(start: str) -> str | None:
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def course_root(cwd: str | None = None) -> str | None:
-    """The course this process works for: $AUTOGRADER_COURSE_ROOT, else the course above
-    ``cwd``, else the course checkout this package is installed from (a student's clone)."""
-    return os.environ.get(COURSE_ENV) or find_course_root(cwd or os.getcwd()) or find_course_root(CHECKOUT)
+def course_roots(cwd: str | None = None) -> list[str]:
+    """The courses a process may work for, nearest first: $AUTOGRADER_COURSE_ROOT, every folder
+    above ``cwd`` holding nbgrader_config.py (a student may keep one of their own, for the
+    exchange), and the course checkout this package is installed from (a student's clone)."""
+    found = [os.environ[COURSE_ENV]] if os.environ.get(COURSE_ENV) else []
+    path = find_course_root(cwd or os.getcwd())
+    while path:
+        found.append(path)
+        parent = os.path.dirname(path)
+        path = find_course_root(parent) if parent != path else None
+    checkout = find_course_root(CHECKOUT)
+    return list(dict.fromkeys(found + ([checkout] if checkout else [])))
 
 
 def exercises_directory(root: str) -> str:

@@ -19,7 +19,7 @@ import types
 from typing import TYPE_CHECKING
 
 from .cells import meta, tested_exercise
-from .coursedir import COURSE_ENV, EXERCISES_ENV, course_root, exercises_directory
+from .coursedir import COURSE_ENV, EXERCISES_ENV, course_roots, exercises_directory
 from .jobs import Declarations
 
 DECLARATIONS = "exercises.py"
@@ -116,19 +116,25 @@ def assignment_exercises(root: str, assignment: str) -> dict[str, Exercise]:
 
 def find_exercise(name: str, cwd: str | None = None) -> Exercise:
     """The exercise ``name`` for a notebook running in ``cwd`` (a student's ``check``): declared
-    by one of the course's assignments, its points read from the notebooks beside ``cwd``
-    (else the assignment's source)."""
-    root = course_root(cwd)
-    if root is None and not os.environ.get(EXERCISES_ENV):
+    by an assignment of the nearest course that declares it (``coursedir.course_roots``), its
+    points read from the notebooks beside ``cwd`` (else the assignment's source)."""
+    cwd = cwd or os.getcwd()
+    roots = course_roots(cwd)
+    if os.environ.get(EXERCISES_ENV):
+        roots = roots[:1] or [""]
+    if not roots:
         raise LookupError(f"no course found for exercise {name!r}: set {COURSE_ENV} to the course root "
                           f"(or {EXERCISES_ENV} to its exercise declarations)")
-    directory = exercises_directory(root or "")
-    for path in sorted(glob.glob(os.path.join(directory, "*", DECLARATIONS))):
-        assignment = os.path.basename(os.path.dirname(path))
-        declared = {e.name: e for e in load(read_declarations(directory, assignment))}
-        if name in declared:
-            here = notebooks_exercises([declared[name]], cwd or os.getcwd())
-            if name not in here and root:
-                here = notebooks_exercises([declared[name]], os.path.join(root, "source", assignment))
-            return here.get(name, declared[name])
-    raise LookupError(f"no autograded exercise called {name!r} in {directory}")
+    searched = []
+    for root in roots:
+        directory = exercises_directory(root)
+        searched.append(directory)
+        for path in sorted(glob.glob(os.path.join(directory, "*", DECLARATIONS))):
+            assignment = os.path.basename(os.path.dirname(path))
+            declared = {e.name: e for e in load(read_declarations(directory, assignment))}
+            if name in declared:
+                here = notebooks_exercises([declared[name]], cwd)
+                if name not in here and root:
+                    here = notebooks_exercises([declared[name]], os.path.join(root, "source", assignment))
+                return here.get(name, declared[name])
+    raise LookupError(f"no autograded exercise called {name!r} in {' or '.join(dict.fromkeys(searched))}")

@@ -173,3 +173,16 @@ def test_render_accepts_a_single_violation_sentence():
     from autograder.feedback import render
     text = render(get("relu_jacobian"), [], "relu_jacobian uses autograd (torch.func.jacrev)")
     assert "- relu_jacobian uses autograd (torch.func.jacrev)" in text and "score 0/2" in text
+
+
+def test_a_students_own_nbgrader_config_does_not_hide_the_course(tmp_path, monkeypatch, capfd):
+    """A student's folder with an nbgrader_config.py of their own (for the exchange) and no
+    declarations: check() goes on to the course this package comes from."""
+    home = tmp_path / "alice"
+    work = home / "jacobians"
+    shutil.copytree(REPO_ROOT / "release" / "jacobians", work)
+    (home / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'jacobians-dl'\n")
+    monkeypatch.delenv("AUTOGRADER_COURSE_ROOT", raising=False)
+    monkeypatch.chdir(work)
+    assert check("jacobian_by_hand", jacobian_by_hand) == 3
+    assert "no autograded exercise" not in capfd.readouterr().out
