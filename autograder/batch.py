@@ -29,7 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from .cells import released_sources, tested_exercise
+from .cells import released_sources
+from .course import exercises_directory, read_declarations
 from .files import NotRegularFile, read_regular
 from .jobs import Limits, NotebookJob, NotebookResult
 from .localpool import LocalPool
@@ -171,21 +172,15 @@ def instructor_reader(course, assignment: str) -> Callable[[str], str]:
 
 def exercise_seeds(course, assignment: str,
                    instructor: Callable[[str], str] | None = None) -> Callable[[str, str], dict[str, int]]:
-    """student, notebook -> {exercise: seed} for every exercise of that notebook: each
-    autograded test cell `test_<name>` of the instructor's notebook grades exercise <name>
-    (the registry entry grade_notebook looks up), so these are the seeds it can use. Read
-    from the notebook, not the registry, so the writer process never imports torch."""
+    """student, notebook -> {exercise: seed} for the exercises that notebook's test cells grade
+    (read from the notebook, so the writer process never imports torch)."""
     from . import secrets
     secret = secrets.course_secret(course.root)
     instructor = instructor or instructor_reader(course, assignment)
-
-    @functools.lru_cache(maxsize=None)
-    def names(notebook: str) -> tuple[str, ...]:
-        found = {tested_exercise(cell) for cell in json.loads(instructor(notebook)).get("cells", [])}
-        return tuple(sorted(found - {None}))
+    parsed = functools.lru_cache(maxsize=None)(lambda notebook: json.loads(instructor(notebook)))
 
     def seeds(student: str, notebook: str) -> dict[str, int]:
-        return {name: secrets.student_seed(secret, student, name) for name in names(notebook)}
+        return secrets.notebook_seeds(secret, student, parsed(notebook))
     return seeds
 
 
@@ -198,6 +193,7 @@ def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits
         import nbformat
         return released_sources(nbformat.reads(instructor(notebook), as_version=4))
 
+    declarations = read_declarations(exercises_directory(course.root), assignment)
     jobs = []
     for p in plans:
         for nb in p.notebooks:
@@ -205,7 +201,7 @@ def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits
                 assignment=assignment, student=p.student, notebook=nb,
                 submitted_path=os.path.join(course.submitted(p.student, assignment), nb + ".ipynb"),
                 instructor_nb_json=instructor(nb), released_sources=released(nb),
-                seeds=seeds(p.student, nb), limits=limits))
+                seeds=seeds(p.student, nb), declarations=declarations, limits=limits))
     return jobs
 
 

@@ -17,7 +17,6 @@ import warnings
 from typing import Any, Callable
 
 STUDENT_ENV = "AUTOGRADER_STUDENT_ID"
-COURSE_ENV = "AUTOGRADER_COURSE_ROOT"
 
 
 class Score(float):
@@ -32,18 +31,6 @@ class Score(float):
     __str__ = __repr__
 
 
-def find_course_root(start: str) -> str | None:
-    """The nearest ancestor of ``start`` (itself included) holding ``nbgrader_config.py``."""
-    path = os.path.abspath(start)
-    while True:
-        if os.path.isfile(os.path.join(path, "nbgrader_config.py")):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-
-
 def grading_context(cwd: str | None = None) -> tuple[str, str]:
     """(course_root, student_id) for the notebook running in ``cwd``.
 
@@ -52,6 +39,7 @@ def grading_context(cwd: str | None = None) -> tuple[str, str]:
     ``instructor``). Environment variables AUTOGRADER_COURSE_ROOT / AUTOGRADER_STUDENT_ID
     override both.
     """
+    from .course import COURSE_ENV, find_course_root
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.environ.get(COURSE_ENV) or find_course_root(cwd) or cwd
     student = os.environ.get(STUDENT_ENV)
@@ -107,9 +95,11 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 print(f"{name}: expected a function, got {type(fn).__name__} — "
                       f"did you define `{name}` and run its cell?", file=out)
                 return Score(0.0)
-            from .exercises import EXERCISES
-            if name not in EXERCISES:
-                print(f"check: no autograded exercise called {name!r}", file=out)
+            from .course import find_exercise
+            try:
+                ex = find_exercise(name)
+            except LookupError as exc:
+                print(f"check: {exc}", file=out)
                 return Score(0.0)
             if hidden and seed is None:
                 from .secrets import course_secret, student_seed
@@ -118,10 +108,8 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
             if not hidden:
                 seed = None
             from .calling import call_student
-            from .exercises import get
             from .feedback import render
             from .grading import run_exercise
-            ex = get(name)
             srcs = sources if sources is not None else (_student_sources(fn) if ex.by_hand else [])
             verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed,
                                                       srcs, getattr(fn, "__name__", name))

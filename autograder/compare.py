@@ -281,7 +281,7 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     if isinstance(value, (str, bool)):
         return False, "not_numeric", f"your function returned {type(value).__name__} {value!r}, not numbers", details
 
-    kind = exercise.kind
+    kind = exercise.answer
     if kind == "shape":
         return (*_judge_shape(value, expected.value), details)
     if kind == "scalar":

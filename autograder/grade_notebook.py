@@ -14,13 +14,15 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Collection
 
 import nbformat
 import numpy as np
 
-from autograder import exercises, feedback
+from autograder import course, feedback
 from autograder.cells import TEST_PREFIX, released_sources, tested_exercise
 from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
+from autograder.authoring import Exercise
 from autograder.files import NotRegularFile, read_regular
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
@@ -32,7 +34,7 @@ from autograder.values import Outcome, StudentError, Unconvertible, failed_outco
 
 # What in a course root student code must never see while it runs.
 COURSE_SECRETS = ("source", "solutions", "submitted", "autograded", "feedback", "exchange", "release",
-                  "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench")
+                  "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench", "autograding")
 
 
 # Student code runs as in stock nbgrader's autograde (notebooks may check it).
@@ -140,12 +142,13 @@ def _grading_meta(cell) -> dict:
 # ---- planning: the instructor's cells win --------------------------------------------
 
 def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode,
-               released: dict[str, str] | None = None) -> tuple[list, list[str]]:
+               released: dict[str, str] | None = None, *, declared: Collection[str] = ()) -> tuple[list, list[str]]:
     """The student's cells with every locked instructor cell restored, and what was tampered with.
 
     Like nbgrader's OverwriteCells, but also restores deleted, duplicated, retyped or moved
     test cells: each instructor test cell stands right after the student's last cell that
-    precedes it in the instructor's order (normally its solution cell).
+    precedes it in the instructor's order (normally its solution cell). ``declared``: the
+    exercises graded from their declarations, whose hidden tests are never shown.
     """
     locked = {gid: c for c in instructor.cells
               if (gid := _grade_id(c)) and (_meta(c).get("locked") or _is_test(c))}
@@ -169,7 +172,7 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
                 problems.append(f"locked cell '{gid}' was edited; the instructor's version was used")
             elif _grading_meta(cell) != _grading_meta(original):
                 problems.append(f"the grading metadata of cell '{gid}' was changed; the instructor's was used")
-            plan.append(_restored(original, released[gid], cell))
+            plan.append(_restored(original, released[gid], declared, cell))
             continue
         cell = copy.deepcopy(nbformat.from_dict(cell))
         if gid in graded_meta:
@@ -181,17 +184,18 @@ def plan_cells(instructor: nbformat.NotebookNode, student: nbformat.NotebookNode
             problems.append(f"a cell claims to be graded ('{gid}') but is not in the assignment; ignored")
             cell.metadata.pop("nbgrader", None)
         plan.append(cell)
-    _restore_missing(instructor, plan, locked, released, seen, problems)
+    _restore_missing(instructor, plan, locked, released, declared, seen, problems)
     for gid in _keep_tests_after_solutions(plan):
         problems.append(f"test cell '{gid}' was moved; it was graded after its solution cell")
     return plan, problems
 
 
-def _restored(original, released_source: str, student_cell=None):
-    """The instructor's cell as released: its hidden tests never reach the autograded notebook
-    (they are graded from the registry, not run), and it keeps the release checksum."""
+def _restored(original, released_source: str, declared: Collection[str], student_cell=None):
+    """The instructor's cell as released: the hidden tests of a declared exercise never reach
+    the autograded notebook (they are graded from the declaration, not run), and it keeps
+    the release checksum."""
     cell = copy.deepcopy(original)
-    if tested_exercise(original) in exercises.EXERCISES:
+    if tested_exercise(original) in declared:
         cell.source = released_source
     checksum = _meta(student_cell or {}).get("checksum") if student_cell else None
     if isinstance(checksum, str):
@@ -204,7 +208,7 @@ def _restored(original, released_source: str, student_cell=None):
     return cell
 
 
-def _restore_missing(instructor, plan, locked, released, seen, problems) -> None:
+def _restore_missing(instructor, plan, locked, released, declared, seen, problems) -> None:
     order = [_grade_id(c) for c in instructor.cells]
     for gid, original in locked.items():
         if gid in seen:
@@ -217,15 +221,16 @@ def _restore_missing(instructor, plan, locked, released, seen, problems) -> None
         for i, cell in enumerate(plan):
             if _grade_id(cell) in before:
                 at = i + 1
-        plan.insert(at, _restored(original, released[gid]))
+        plan.insert(at, _restored(original, released[gid], declared))
 
 
 def _keep_tests_after_solutions(plan: list) -> list[str]:
-    """A test cell moved above its function's solution cell goes back below it; return those moved."""
+    """A test cell ``test_<name>`` moved above the solution cell ``<name>`` goes back below it;
+    return those moved."""
     moved = []
-    for name in exercises.EXERCISES:
+    for name in [tested_exercise(c) for c in plan if tested_exercise(c)]:
         ids = [_grade_id(c) for c in plan]
-        if TEST_PREFIX + name in ids and name in ids and ids.index(TEST_PREFIX + name) < ids.index(name):
+        if name in ids and ids.index(TEST_PREFIX + name) < ids.index(name):
             plan.insert(ids.index(name), plan.pop(ids.index(TEST_PREFIX + name)))
             moved.append(TEST_PREFIX + name)
     return moved
@@ -303,8 +308,9 @@ def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
     except BadSubmission as exc:
         return _unreadable(job, result, str(exc))
     instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
+    exercises = course.bind(course.load(job.declarations), instructor, job.notebook)
     graded = grade_submission(instructor, student, os.path.dirname(job.submitted_path), job.seeds, job.limits,
-                              _hide_paths(job), sandbox, job.released_sources)
+                              _hide_paths(job), sandbox, job.released_sources, exercises=exercises)
     result.cells, result.problems, result.timings = graded.cells, graded.problems, graded.timings
     result.autograded_nb_json = nbformat.writes(graded.notebook)
     return result
@@ -320,16 +326,18 @@ class GradedNotebook:
 
 def grade_submission(instructor, student, files_dir: str | None, seeds: dict, limits: Limits,
                      hide_paths: tuple = (), sandbox=None, released: dict[str, str] | None = None,
-                     files_out: str | None = None) -> GradedNotebook:
-    """Run the student's cells in a confined child and grade every test cell on this side.
-    ``files_out``: where the files the notebook creates go (nbgrader's autograded folder)."""
+                     files_out: str | None = None, *, exercises: dict[str, Exercise]) -> GradedNotebook:
+    """Run the student's cells in a confined child and grade every test cell on this side:
+    ``exercises`` (``course.bind``) from their declarations, the others by running the
+    instructor's code on the student's values. ``files_out``: where the files the notebook
+    creates go (nbgrader's autograded folder)."""
     started = time.monotonic()
-    plan, problems = plan_cells(instructor, student, released)
+    plan, problems = plan_cells(instructor, student, released, declared=exercises)
     graded = GradedNotebook(copy.copy(student), problems=problems)
     sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
     deadline = started + limits.notebook_timeout
     dead: str | None = None
-    instructor_tests = any(_is_test(c) and tested_exercise(c) not in exercises.EXERCISES for c in plan)
+    instructor_tests = any(_is_test(c) and tested_exercise(c) not in exercises for c in plan)
     with (sandbox or shared_sandbox()).session(files_dir, hide_paths, limits.memory_mb, limits.output_bytes,
                                                limits.complete_notebook, environment=AUTOGRADE_ENVIRONMENT,
                                                files_out=files_out) as session:
@@ -351,8 +359,8 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 dead = f"ran past the notebook's {limits.notebook_timeout:g} s limit"
                 session.kill(dead)
             name = tested_exercise(cell)
-            if name in exercises.EXERCISES:
-                graded.cells[gid] = _grade_test_cell(session, cell, exercises.get(name), seeds, sources,
+            if name in exercises:
+                graded.cells[gid] = _grade_test_cell(session, cell, exercises[name], seeds, sources,
                                                      limits, deadline, dead)
                 dead = dead or session.dead
             elif index > last_test and not limits.complete_notebook:
@@ -382,7 +390,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
 
 
 def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, dead) -> CellResult:
-    points = float(_meta(cell).get("points", exercise.points))
+    points = exercise.points        # bound from this instructor notebook's test cell
     if dead:
         cell.outputs = [_stream(f"Not graded: the notebook's process {dead}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["not_run"], f"not graded: the notebook's process {dead}")
@@ -392,7 +400,6 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
     except ChildDied as exc:
         cell.outputs = [_stream(f"Not graded: the notebook's process {exc}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
-    score = min(score * points / exercise.points, points)   # the instructor's points are what count
     text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [_stream(text)]
     diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
@@ -442,14 +449,19 @@ def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> Notebo
 
 def warm_up() -> None:
     """Once, in the local pool's fork server: every import and first-call cost of grading
-    (the sandbox's torch and matplotlib, the references' torch.func paths), so that each
-    worker forked from it starts warm. nbgrader is not among them: jobs arrive with the
-    released cell sources, and the writer judges blank written answers."""
+    (the sandbox's torch and matplotlib, the first call of each torch.func transform that
+    references use), so that each worker forked from it starts warm. nbgrader is not among
+    them: jobs arrive with the released cell sources, and the writer judges blank written
+    answers."""
+    import torch
+
     from autograder.sandbox import zygote
     zygote.prepare()
-    for exercise in exercises.EXERCISES.values():
-        for probe in exercises.probes(exercise, None):
-            exercise.reference(probe)
+    x = torch.ones(2, dtype=torch.float64)
+    torch.func.jacrev(torch.tanh)(x)
+    torch.func.jvp(torch.tanh, (x,), (x,))
+    torch.func.vjp(torch.tanh, x)[1](x)
+    torch.func.vmap(torch.func.grad(torch.sigmoid))(x)
 
 
 def after_fork() -> None:
@@ -466,6 +478,8 @@ def course_secret_paths(course_root: str) -> list[str]:
 def _hide_paths(job: NotebookJob) -> tuple[str, ...]:
     """The course root's secrets (found above the submission), and whatever the job adds."""
     paths = list(job.hide_paths)
+    if job.declarations is not None:    # the course's exercises folder, wherever it is configured
+        paths.append(os.path.dirname(os.path.dirname(os.path.abspath(job.declarations.path))))
     folder = os.path.dirname(os.path.abspath(job.submitted_path))
     while folder != os.path.dirname(folder):
         if os.path.exists(os.path.join(folder, "nbgrader_config.py")):

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Callable
 
 from .compare import judge
-from .exercises import Exercise, Probe, probes
+from .authoring import Exercise, probes
 from .policy import static_violations
 from .scoring import score
-from .values import Outcome, Verdict
+from .values import Outcome, Probe, Verdict
 
 
 def run_exercise(exercise: Exercise, call: Callable[[Probe], Outcome], seed: int | None,

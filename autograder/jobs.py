@@ -46,6 +46,13 @@ def limits_from(settings: dict, **other) -> Limits:
 
 
 @dataclass(frozen=True)
+class Declarations:
+    """An assignment's exercise declarations (course.py), as a job carries them to a worker."""
+    path: str       # where the course keeps them, for messages and tracebacks
+    source: str
+
+
+@dataclass(frozen=True)
 class NotebookJob:
     assignment: str
     student: str
@@ -53,6 +60,7 @@ class NotebookJob:
     submitted_path: str           # the student's file; read only, never modified
     instructor_nb_json: str       # the instructor's (source) notebook, with hidden tests
     seeds: dict[str, int]         # exercise name -> hidden-probe seed for this student
+    declarations: Declarations | None = None   # the assignment's exercises.py; None: no autograded exercise
     limits: Limits = field(default_factory=Limits)
     hide_paths: tuple[str, ...] = ()  # more paths student code must not see (besides the course's secrets)
     # grade_id -> source as released (hidden tests removed) of the locked and test cells;

@@ -31,7 +31,7 @@ from traitlets import Bool, Float, Integer
 
 from autograder.cells import grade_id
 from autograder.jobs import LIMIT_FIELDS, Limits, limits_from
-from autograder.secrets import course_secret, student_seed
+from autograder.secrets import course_secret, notebook_seeds
 
 _HELP = {limit.name: limit.metadata["help"] for limit in LIMIT_FIELDS}
 
@@ -51,7 +51,7 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources):
         # Imported here: nbgrader_config.py loads this module for every nbgrader command,
         # and only autograde needs torch.
-        from autograder import exercises
+        from autograder import course
         from autograder.grade_notebook import course_secret_paths, grade_submission
 
         self._check_kernel(nb)
@@ -61,13 +61,12 @@ class SandboxedExecute(Execute):
             return _scored_zero(nb, unreadable), resources
         coursedir = CourseDirectory(config=self.config)
         instructor = _instructor_notebook(coursedir, info, info["notebook"])
-        secret = course_secret(coursedir.root)
-        seeds = {name: student_seed(secret, info["student"], name)
-                 for name, ex in exercises.EXERCISES.items() if ex.notebook == info["notebook"]}
+        seeds = notebook_seeds(course_secret(coursedir.root), info["student"], instructor)
+        exercises = _declared_exercises(coursedir, info, instructor)
         files_dir = resources.get("metadata", {}).get("path")
         limits = limits_from(self.configured_limits(), complete_notebook=self.complete_notebook)
-        graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(course_secret_paths(coursedir.root)),
-                                  files_out=files_dir)
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, (*course_secret_paths(coursedir.root), course.exercises_directory(coursedir.root)),
+                                  files_out=files_dir, exercises=exercises)
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
         nb.cells = graded.notebook.cells
@@ -88,6 +87,13 @@ class SandboxedExecute(Execute):
         spec = KernelSpecManager(parent=self).get_kernel_spec(NATIVE_KERNEL_NAME if name == "python" else name)
         if spec.language.lower() != "python":
             raise ValueError(f"kernel '{name}' runs {spec.language}; the sandboxed grader runs Python notebooks only")
+
+
+def _declared_exercises(coursedir, info, instructor) -> dict:
+    """The exercises of this notebook graded from the course's declarations (course.py)."""
+    from autograder import course
+    declared = course.load(course.read_declarations(course.exercises_directory(coursedir.root), info["assignment"]))
+    return course.bind(declared, instructor, info["notebook"])
 
 
 UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
@@ -142,7 +148,7 @@ class SubmissionExporter(NotebookExporter):
             # The student's cells as the batch plans them (instructor's locked and test cells
             # restored, tampering undone), in the released metadata: nbgrader's sanitising then
             # meets nothing a student could have broken.
-            cells, problems = plan_cells(instructor, student)
+            cells, problems = plan_cells(instructor, student, declared=_declared_exercises(coursedir, info, instructor))
             for problem in problems:
                 self.log.warning("%s: %s", who, problem)
             nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell, index) for index, cell in enumerate(cells)],

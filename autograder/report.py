@@ -122,11 +122,11 @@ class ReportData:
 
 def course_order(course, assignment: str, notebooks: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(notebook, grade_id) in the order the course teaches them: notebooks in the order the
-    exercise registry declares their exercises (those it does not know after, by name), and
-    cells in the order of the instructor's notebook."""
-    from .exercises import EXERCISES
+    course's declarations list their exercises (those without one after, by name), and cells
+    in the order of the instructor's notebook."""
+    from .course import assignment_exercises
 
-    taught = list(dict.fromkeys(ex.notebook for ex in EXERCISES.values()))
+    taught = list(dict.fromkeys(ex.notebook for ex in assignment_exercises(course.root, assignment).values()))
     nb_rank = {nb: (taught.index(nb) if nb in taught else len(taught), nb) for nb in notebooks}
     ordered = []
     for nb in sorted(notebooks, key=nb_rank.__getitem__):

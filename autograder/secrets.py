@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import os
 
+from .cells import tested_exercise
+
 SECRET_DIR = ".autograder"
 SECRET_FILE = "secret"
 
@@ -50,3 +52,10 @@ def student_seed(secret: bytes, student_id: str, exercise_name: str) -> int:
     msg = f"{student_id}\0{exercise_name}".encode("utf-8")
     digest = hmac.new(secret, msg, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def notebook_seeds(secret: bytes, student_id: str, notebook) -> dict[str, int]:
+    """exercise -> seed for every autograded test cell ``test_<name>`` of the instructor's
+    ``notebook`` (a NotebookNode or its JSON as a dict): the exercises it can grade."""
+    names = {tested_exercise(cell) for cell in notebook["cells"]} - {None}
+    return {name: student_seed(secret, student_id, name) for name in sorted(names)}

@@ -13,6 +13,22 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One input to call the student's function on: ``f(*args, **kwargs)``.
+
+    ``edge`` marks a special input (a pre-activation exactly 0, all units active or all dead,
+    a single unit, a square matrix) where some wrong answers coincide with the right one: it
+    can only take credit away (see ``scoring.score``). Every other probe is in general
+    position, where each trivial or typical wrong answer differs from the right one.
+    """
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+    hidden: bool = False
+    edge: bool = False
+
+
+@dataclass(frozen=True)
 class Unconvertible:
     """A return value we could not turn into numbers (a dict, a sympy matrix, ...)."""
     type_name: str

@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_autograde.py [--students 40] [--workers N] [--keep DIR]
                                               [--stock-sample K] [--skip-stock]
 
-1. builds a course (samples.make_course + `nbgrader generate_assignment`) and a class of
+1. builds a course (scaffold.make_course + `nbgrader generate_assignment`) and a class of
    N students cycling through the perfect solution, every typical mistake of
-   autograder.samples and a blank submission;
+   the assignment's catalogue (autograder.samples) and a blank submission;
 2. copies it twice and grades one copy with STOCK nbgrader -- its own pipeline, a kernel per
    notebook: AUTOGRADER_STOCK_EXECUTE=1 switches the course config's hardened routing off,
    and the stock preprocessor lists are also forced on the command line -- and the other
@@ -32,6 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from autograder import samples, scaffold, secrets  # noqa: E402
+
 STOCK_SANITIZE = ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
                   "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
                   "nbgrader.preprocessors.CheckCellMetadata"]
@@ -41,25 +43,23 @@ STOCK_AUTOGRADE = ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.Ign
                    "nbgrader.preprocessors.CheckCellMetadata"]
 
 
-def roster(n: int) -> dict[str, object]:
-    from autograder import samples
-    kinds = ["perfect", *samples.MISTAKES, "blank"]
+def roster(n: int, source_dir: Path) -> dict[str, object]:
+    """n students cycling through the perfect solution, every typical mistake and a blank."""
+    kinds = samples.kinds(source_dir)
     return {f"student{i:03d}": kinds[i % len(kinds)] for i in range(n)}
 
 
 def build_course(dest: Path, n: int, assignment: str) -> Path:
-    from autograder import samples, secrets
-    course = samples.make_course(dest)
-    samples.nbgrader("generate_assignment", assignment, "--force", cwd=course)
-    samples.write_class(course, roster(n))
+    course = scaffold.make_course(dest)
+    scaffold.nbgrader("generate_assignment", assignment, "--force", cwd=course)
+    samples.write_class(course, roster(n, course / "source" / assignment), assignment=assignment)
     # one course secret, copied with the course: both graders draw the same hidden probes
     secrets.course_secret(str(course))
     return course
 
 
 def run_stock(course: Path, assignment: str, students: list[str] | None) -> float:
-    from autograder import samples
-    env = samples.course_env(course, {"AUTOGRADER_STOCK_EXECUTE": "1"})
+    env = scaffold.course_env(course, {"AUTOGRADER_STOCK_EXECUTE": "1"})
     args = ["autograde", assignment]
     for pp in STOCK_SANITIZE:
         args.append(f"--Autograde.sanitize_preprocessors={pp}")
@@ -71,7 +71,7 @@ def run_stock(course: Path, assignment: str, students: list[str] | None) -> floa
             if d.name not in students:
                 shutil.rmtree(d)
     t = time.perf_counter()
-    proc = subprocess.run([samples.venv_bin("nbgrader"), *args], cwd=course, env=env,
+    proc = subprocess.run([scaffold.venv_bin("nbgrader"), *args], cwd=course, env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t
     (course / "stock-autograde.log").write_text(proc.stdout + proc.stderr)
@@ -82,13 +82,12 @@ def run_stock(course: Path, assignment: str, students: list[str] | None) -> floa
 
 def run_fast(course: Path, assignment: str, workers: int | None) -> tuple[float, dict]:
     """`autograder grade` as an instructor runs it (a fresh process); wall time and profile."""
-    from autograder import samples
     profile_path = course / "fast-profile.json"
-    cmd = [samples.venv_bin("autograder"), "grade", assignment, "--profile-json", str(profile_path)]
+    cmd = [scaffold.venv_bin("autograder"), "grade", assignment, "--profile-json", str(profile_path)]
     if workers:
         cmd += ["--workers", str(workers)]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=course, env=samples.course_env(course),
+    proc = subprocess.run(cmd, cwd=course, env=scaffold.course_env(course),
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t
     (course / "fast-autograde.log").write_text(proc.stdout + proc.stderr)
@@ -108,7 +107,6 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", default=None, metavar="DIR", help="build the courses here and keep them")
     args = ap.parse_args(argv)
 
-    from autograder import samples
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     base.mkdir(parents=True, exist_ok=True)
     a = args.assignment
@@ -145,8 +143,8 @@ def main(argv=None) -> int:
         result.update(stock_seconds=stock_s, stock_notebooks=n_stock, stock_total=stock_total,
                       stock_label=label)
 
-        stock_cells = samples.gradebook_cells(stock_course, a)
-        fast_cells = samples.gradebook_cells(fast_course, a)
+        stock_cells = scaffold.gradebook_cells(stock_course, a)
+        fast_cells = scaffold.gradebook_cells(fast_course, a)
         keys = sorted(k for k in stock_cells if sample is None or k[0] in sample)
         diffs = [(k, stock_cells[k], fast_cells.get(k, "absent")) for k in keys
                  if not _same(stock_cells[k], fast_cells.get(k, "absent"))]

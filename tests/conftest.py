@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from autograder import samples  # noqa: E402
+from autograder import samples, scaffold# noqa: E402
+import jacobians_course
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +48,8 @@ def regenerate():
 @pytest.fixture(scope="session")
 def course_template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("course-template") / "course"
-    samples.make_course(root, release=False)
-    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
+    scaffold.make_course(root, release=False)
+    scaffold.nbgrader("generate_assignment", jacobians_course.ASSIGNMENT, "--force", cwd=root)
     return root
 
 
@@ -67,7 +68,7 @@ def make_class(course_template, tmp_path):
         counter["n"] += 1
         dest = tmp_path / f"class{counter['n']}"
         shutil.copytree(course_template, dest)
-        samples.write_class(dest, roster)
+        samples.write_class(dest, roster, assignment=jacobians_course.ASSIGNMENT)
         return dest
 
     return build
@@ -97,8 +98,8 @@ def graded_class(tmp_path_factory, course_template) -> Path:
 
     root = tmp_path_factory.mktemp("graded-class") / "course"
     shutil.copytree(course_template, root)
-    samples.write_class(root, REPORT_CLASS)
-    summary = batch.grade(load_course(str(root)), samples.ASSIGNMENT, workers=2, tty=False)
+    samples.write_class(root, REPORT_CLASS, assignment=jacobians_course.ASSIGNMENT)
+    summary = batch.grade(load_course(str(root)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
     assert not summary.failed, summary.failed
-    samples.nbgrader("generate_feedback", samples.ASSIGNMENT, "--student", "ada", "--force", cwd=root)
+    scaffold.nbgrader("generate_feedback", jacobians_course.ASSIGNMENT, "--student", "ada", "--force", cwd=root)
     return root

@@ -20,7 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, localpool, samples, secrets
+from autograder import batch, localpool, samples, scaffold, secrets
+import jacobians_course
 from autograder.gradebook import load_course
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 
@@ -336,10 +337,10 @@ STOCK_ARGS = [f"--Autograde.autograde_preprocessors={p}" for p in (
 @pytest.fixture(scope="session")
 def jacobians_class(tmp_path_factory):
     """The real course with one student with a typical mistake in every notebook, and its secret."""
-    root = samples.make_course(tmp_path_factory.mktemp("jac") / "course")
-    samples.nbgrader("generate_assignment", samples.ASSIGNMENT, "--force", cwd=root)
+    root = scaffold.make_course(tmp_path_factory.mktemp("jac") / "course")
+    scaffold.nbgrader("generate_assignment", jacobians_course.ASSIGNMENT, "--force", cwd=root)
     samples.write_class(root, {"ben": ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero",
-                                       "sigmoid_wrong_sign"]})
+                                       "sigmoid_wrong_sign"]}, assignment=jacobians_course.ASSIGNMENT)
     secrets.course_secret(str(root))          # every copy grades with the same seeds
     return root
 
@@ -350,7 +351,7 @@ def _everything(root: Path):
     c = load_course(str(root))
     out = {}
     with Gradebook(c.db_url, c.course_id) as gb:
-        for sub in gb.assignment_submissions(samples.ASSIGNMENT):
+        for sub in gb.assignment_submissions(jacobians_course.ASSIGNMENT):
             out[(sub.student.id, "timestamp")] = str(sub.timestamp)
             for nb in sub.notebooks:
                 out[(sub.student.id, nb.name, "penalty")] = nb.late_submission_penalty
@@ -372,9 +373,9 @@ def test_same_as_stock_nbgrader_autograde(jacobians_class, tmp_path):
     stock, ours = tmp_path / "stock", tmp_path / "ours"
     shutil.copytree(jacobians_class, stock)
     shutil.copytree(jacobians_class, ours)
-    samples.nbgrader("autograde", samples.ASSIGNMENT, *STOCK_ARGS, cwd=stock,
-                     env=samples.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"}))
-    s = batch.grade(load_course(str(ours)), samples.ASSIGNMENT, workers=2, tty=False)
+    scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, *STOCK_ARGS, cwd=stock,
+                     env=scaffold.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"}))
+    s = batch.grade(load_course(str(ours)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
     assert not s.failed and len(s.graded) == 4
     stock_db, stock_files = _everything(stock)
     our_db, our_files = _everything(ours)

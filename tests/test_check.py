@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import stat
 import sys
 import warnings
@@ -13,10 +14,11 @@ import torch
 
 from autograder import Score, check
 from autograder.calling import call_student, to_plain
+from autograder.builders import T
 from autograder.check import grading_context
-from autograder.exercises import Probe, T
 from autograder.secrets import course_secret, student_seed
-from autograder.values import Unconvertible
+from autograder.values import Probe, Unconvertible
+from jacobians_course import REPO_ROOT
 
 
 def jacobian_by_hand(p):
@@ -92,6 +94,9 @@ def test_hidden_seed_from_course_secret_and_student(tmp_path, monkeypatch, capfd
     work = course / "autograded" / "ada" / "jacobians"
     work.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    shutil.copytree(REPO_ROOT / "autograding", course / "autograding")   # the declarations, and the
+    src = course / "source" / "jacobians"                                  # points in the notebooks
+    shutil.copytree(REPO_ROOT / "source" / "jacobians", src)
     monkeypatch.delenv("AUTOGRADER_STUDENT_ID", raising=False)
     monkeypatch.delenv("AUTOGRADER_COURSE_ROOT", raising=False)
     monkeypatch.chdir(work)
@@ -99,8 +104,6 @@ def test_hidden_seed_from_course_secret_and_student(tmp_path, monkeypatch, capfd
     assert check("jacobian_by_hand", jacobian_by_hand, hidden=True) == 3
     secret_file = course / ".autograder" / "secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    src = course / "source" / "jacobians"
-    src.mkdir(parents=True)
     assert grading_context(str(src)) == (str(course), "instructor")
 
 
@@ -148,7 +151,7 @@ def test_outcome_is_plain_data():
 
 
 def test_render_accepts_a_single_violation_sentence():
-    from autograder.exercises import get
+    from jacobians_course import get
     from autograder.feedback import render
     text = render(get("relu_jacobian"), [], "relu_jacobian uses autograd (torch.func.jacrev)")
     assert "- relu_jacobian uses autograd (torch.func.jacrev)" in text and "score 0/2" in text

@@ -9,7 +9,10 @@ import torch
 
 from autograder.calling import call_student
 from autograder.compare import as_array, diagnose_array, judge
-from autograder.exercises import EXERCISES, Probe, T, probes
+from autograder.authoring import probes
+from autograder.builders import T
+from autograder.values import Probe
+from jacobians_course import EXERCISES
 from autograder.values import Outcome, StudentError, Unconvertible
 
 RTOL, ATOL = 1e-5, 1e-8

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, samples
+from autograder import batch, scaffold
+import jacobians_course
 from autograder.gradebook import load_course
 
 from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401
@@ -78,21 +79,21 @@ def test_dask_scores_equal_local(cluster, jacobians_class, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "remote"
     shutil.copytree(jacobians_class, local)
     shutil.copytree(jacobians_class, remote)
-    s_remote = batch.grade(load_course(str(remote)), samples.ASSIGNMENT, scheduler=cluster, tty=False)
+    s_remote = batch.grade(load_course(str(remote)), jacobians_course.ASSIGNMENT, scheduler=cluster, tty=False)
     assert not s_remote.failed, s_remote.failed
     assert s_remote.scheduler == f"dask cluster at {cluster} (2 workers)"
-    s_local = batch.grade(load_course(str(local)), samples.ASSIGNMENT, workers=2, tty=False)
+    s_local = batch.grade(load_course(str(local)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
     assert not s_local.failed, s_local.failed
     assert len(s_remote.graded) == len(s_local.graded) == 4
 
-    a = samples.gradebook_scores(remote)
-    b = samples.gradebook_scores(local)
+    a = scaffold.gradebook_scores(remote, jacobians_course.ASSIGNMENT)
+    b = scaffold.gradebook_scores(local, jacobians_course.ASSIGNMENT)
     assert a == b
     assert a["ben"]["test_jacobian_by_hand"] < 3.0 and a["ben"]["test_affine_jacobian"] == 1.0
     # the autograded notebooks are written by the one writer, as in the local mode
     for root in (local, remote):
-        assert sorted(p.name for p in (root / "autograded" / "ben" / samples.ASSIGNMENT).glob("*.ipynb")) == \
-            sorted(f"{n}.ipynb" for n in samples.NOTEBOOKS)
+        assert sorted(p.name for p in (root / "autograded" / "ben" / jacobians_course.ASSIGNMENT).glob("*.ipynb")) == \
+            sorted(f"{n}.ipynb" for n in jacobians_course.NOTEBOOKS)
 
 
 def test_dask_failed_task_is_isolated(cluster, course):  # noqa: F811

@@ -34,11 +34,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from autograder import batch, samples, secrets
+from autograder import batch, samples, scaffold, secrets
+import jacobians_course
 from autograder.gradebook import load_course
 from autograder.jobs import Limits
 
-ASG = samples.ASSIGNMENT
+ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"
 POINTS = {"jacobian_by_hand": 3.0, "numerical_jacobian": 3.0, "affine_jacobian": 1.0}
 EVERYTHING = frozenset(POINTS)
@@ -276,12 +277,12 @@ def test_fuzzed_class_is_graded_and_nobody_else_pays(course_template, perfect):
 
 def check_batch(root: Path, template: Path, perfect: dict, cases: list[Fuzzed]) -> None:
     shutil.copytree(template, root)
-    samples.write_class(root, {s: "perfect" for s in PERFECT})
+    samples.write_class(root, {s: "perfect" for s in PERFECT}, assignment=ASG)
     students = {f"fuzz{i:02d}": case for i, case in enumerate(cases)}
     for student, case in students.items():
         hand_in(root, root / "submitted" / student / ASG, case)
     for s in PERFECT:
-        for other in set(samples.NOTEBOOKS) - {NB}:
+        for other in set(jacobians_course.NOTEBOOKS) - {NB}:
             (root / "submitted" / s / ASG / f"{other}.ipynb").unlink()
     secrets.course_secret(root)
     kept = ("autograded", "gradebook.db", ".autograder/graded", ".autograder/reports", "feedback")
@@ -296,7 +297,7 @@ def check_batch(root: Path, template: Path, perfect: dict, cases: list[Fuzzed]) 
     assert not summary.interrupted
     assert summary.students_committed == len(students) + len(PERFECT), (summary.skipped, [
         (s, n, r, students[s].steps) for s, n, r in summary.failed if not r.startswith(SPECIFIC)])
-    scores = samples.gradebook_scores(root)
+    scores = scaffold.gradebook_scores(root, ASG)
     for s in PERFECT:
         assert {e: scores[s]["test_" + e] for e in POINTS} == POINTS
     failed = {s: reason for s, nb, reason in summary.failed if nb == NB}

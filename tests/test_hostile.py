@@ -36,12 +36,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import exercises, samples, secrets
+from autograder import course, samples, scaffold, secrets
+import jacobians_course
 from autograder.grade_notebook import grade_notebook
 from autograder.jobs import CellResult, Limits, NotebookJob
 from autograder.sandbox import Sandbox
 
-ASG = samples.ASSIGNMENT
+ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"
 TESTS = ("test_jacobian_by_hand", "test_numerical_jacobian", "test_affine_jacobian")
 POINTS = {"test_jacobian_by_hand": 3.0, "test_numerical_jacobian": 3.0, "test_affine_jacobian": 1.0}
@@ -68,12 +69,12 @@ WRONG = {
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hostile") / "course"
-    samples.make_course(root)
+    scaffold.make_course(root)
     secrets.course_secret(root)
     (root / "gradebook.db").write_text("GRADEBOOK-SECRET-CONTENT")
     for name in ("solutions", "autograded", "feedback", "exchange"):
         (root / name).mkdir(exist_ok=True)
-    samples.write_class(root, {"victim": "perfect"})
+    samples.write_class(root, {"victim": "perfect"}, assignment=ASG)
     return root
 
 
@@ -128,8 +129,8 @@ class Grader:
         return nb
 
     def seeds(self, student: str, notebook: str = NB) -> dict[str, int]:
-        return {name: secrets.student_seed(self.secret, student, name)
-                for name, ex in exercises.EXERCISES.items() if ex.notebook == notebook}
+        source = json.loads((self.course / "source" / ASG / f"{notebook}.ipynb").read_text())
+        return secrets.notebook_seeds(self.secret, student, source)
 
     def path(self, student: str, notebook: str = NB) -> Path:
         return self.course / "submitted" / student / ASG / f"{notebook}.ipynb"
@@ -137,7 +138,8 @@ class Grader:
     def job(self, student: str, notebook: str = NB, limits: Limits = FAST) -> NotebookJob:
         source = (self.course / "source" / ASG / f"{notebook}.ipynb").read_text()
         return NotebookJob(ASG, student, notebook, str(self.path(student, notebook)), source,
-                           self.seeds(student, notebook), limits)
+                           self.seeds(student, notebook), limits=limits,
+                           declarations=course.read_declarations(str(self.course / "autograding"), ASG))
 
     def grade(self, nb=None, *, raw: bytes | None = None, student: str = "mallory", notebook: str = NB,
               limits: Limits = FAST):
@@ -1050,20 +1052,20 @@ def test_stock_nbgrader_autograde_and_feedback(course_template, tmp_path):
     insert_after(nb, None, STOCK_ATTACK)
     nbformat.write(nb, folder / f"{NB}.ipynb")
     (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
-    env = samples.course_env(root, {"AUTOGRADER_STOCK_EXECUTE": "0"})
-    samples.nbgrader("autograde", ASG, "--student", "mallory", "--force", cwd=root, env=env, timeout=600)
-    got = samples.gradebook_scores(root)["mallory"]
+    env = scaffold.course_env(root, {"AUTOGRADER_STOCK_EXECUTE": "0"})
+    scaffold.nbgrader("autograde", ASG, "--student", "mallory", "--force", cwd=root, env=env, timeout=600)
+    got = scaffold.gradebook_scores(root, ASG)["mallory"]
     assert {gid: got[gid] for gid in TESTS} == {gid: 0.0 for gid in TESTS}
     assert got[NB] == 0.0
     graded = nbformat.read(root / "autograded" / "mallory" / ASG / f"{NB}.ipynb", as_version=4)
     assert text_of(_cell(graded, "test_affine_jacobian").outputs).endswith("0.0")
 
-    samples.nbgrader("generate_feedback", ASG, "--student", "mallory", "--force", cwd=root, env=env)
+    scaffold.nbgrader("generate_feedback", ASG, "--student", "mallory", "--force", cwd=root, env=env)
     html = (root / "feedback" / "mallory" / ASG / f"{NB}.html").read_text()
     assert "affine_jacobian: 0 of " in html                  # the diagnosis is there ...
     assert "HIDDEN TESTS" not in html and "hidden=True" not in html   # ... the hidden tests are not
     secret = secrets.course_secret(root)
-    seeds = [secrets.student_seed(secret, "mallory", name) for name in exercises.EXERCISES]
+    seeds = [secrets.student_seed(secret, "mallory", name) for name in jacobians_course.EXERCISES]
     for seed in seeds:
         assert str(seed) not in html and hex(seed)[2:] not in html
     assert secret.hex() not in html
@@ -1115,15 +1117,15 @@ def test_one_broken_notebook_costs_only_itself_on_both_paths(course_template, tm
     fast, routed = tmp_path / "grade", tmp_path / "routed"
     shutil.copytree(course_template, fast)
     secrets.course_secret(fast)
-    samples.write_class(fast, {"ada": "perfect", "mallory": "perfect"})
+    samples.write_class(fast, {"ada": "perfect", "mallory": "perfect"}, assignment=ASG)
     folder = fast / "submitted" / "mallory" / ASG
     (folder / "chain_rule.ipynb").write_text('{"cells": [')
     (folder / "dead_neurons.ipynb").write_bytes(b"")
     shutil.copytree(fast, routed)
     batch.grade(load_course(str(fast)), ASG, workers=2, progress_stream=io.StringIO())
-    samples.nbgrader("autograde", ASG, "--force", cwd=routed, env=samples.course_env(routed), timeout=1800)
+    scaffold.nbgrader("autograde", ASG, "--force", cwd=routed, env=scaffold.course_env(routed), timeout=1800)
 
-    want, got = samples.gradebook_cells(fast), samples.gradebook_cells(routed)
+    want, got = scaffold.gradebook_cells(fast, ASG), scaffold.gradebook_cells(routed, ASG)
     assert want == got
     for notebook in ("jacobian", "sigmoid_saturation"):
         assert got[("mallory", notebook, "<total>")] == got[("ada", notebook, "<total>")] > 0
@@ -1171,9 +1173,9 @@ def test_routed_nbgrader_autograde_scores_like_autograder_grade(course_template,
             (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
         shutil.copytree(fast, routed)
         batch.grade(load_course(str(fast)), ASG, workers=2, limits=limits, progress_stream=io.StringIO())
-        samples.nbgrader("autograde", ASG, "--force", *_routed_limits(limits), cwd=routed,
-                         env=samples.course_env(routed), timeout=1800)
-        want, got = samples.gradebook_cells(fast), samples.gradebook_cells(routed)
+        scaffold.nbgrader("autograde", ASG, "--force", *_routed_limits(limits), cwd=routed,
+                         env=scaffold.course_env(routed), timeout=1800)
+        want, got = scaffold.gradebook_cells(fast, ASG), scaffold.gradebook_cells(routed, ASG)
         compared += len(want)
         differences += [(students[key[0]].case, key[1:], want.get(key), got.get(key))
                         for key in sorted(want.keys() | got.keys(), key=str) if want.get(key) != got.get(key)]

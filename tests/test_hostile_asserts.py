@@ -65,7 +65,7 @@ def sandbox():
 def grade(sandbox, answer: str, trick: str = "") -> dict[str, float]:
     student = _instructor()
     student.cells[1].source = answer + "\n" + trick
-    graded = grade_submission(_instructor(), nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox)
+    graded = grade_submission(_instructor(), nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox, exercises={})
     return {gid: result.score for gid, result in graded.cells.items()}
 
 
@@ -123,7 +123,7 @@ def test_trick_gains_nothing(sandbox, trick):
 def test_a_student_object_that_is_not_data_fails_the_cell_with_a_reason(sandbox):
     student = _instructor()
     student.cells[1].source = TRICKS["always_equal_result"]
-    graded = grade_submission(_instructor(), nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox)
+    graded = grade_submission(_instructor(), nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox, exercises={})
     result = graded.cells["test_assert"]
     assert result.score == 0.0 and result.diagnoses == ["cannot_cross"]
     assert "Yes object of the student's, which cannot be sent to the grader as plain data" in result.message
@@ -141,5 +141,5 @@ def test_the_child_never_sees_the_test_code(sandbox):
     instructor = _instructor()
     instructor.cells.append(_cell("assert not any('test cell' in name for name in SEEN)", "test_spy", test=True))
     student.cells.append(nbformat.from_dict(instructor.cells[-1]))
-    graded = grade_submission(instructor, nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox)
+    graded = grade_submission(instructor, nbformat.from_dict(student), None, {}, LIMITS, sandbox=sandbox, exercises={})
     assert graded.cells["test_assert"].score == 1.0 and graded.cells["test_spy"].score == 1.0

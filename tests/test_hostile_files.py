@@ -20,10 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, samples
+from autograder import batch, samples, scaffold
+import jacobians_course
 from autograder.gradebook import load_course
 
-ASG = samples.ASSIGNMENT
+ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"
 POINTS = {"test_jacobian_by_hand": 3.0, "test_numerical_jacobian": 3.0, "test_affine_jacobian": 1.0}
 FULL = {**POINTS, NB: 7.0}
@@ -144,9 +145,9 @@ def graded(course_template, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile-files") / "course"
     shutil.copytree(course_template, root)
     students = ["ada", "extras", "scratch", "huge", *ATTACKS, *BROKEN_CELLS]
-    folders = samples.write_class(root, {s: "perfect" for s in students})
+    folders = samples.write_class(root, {s: "perfect" for s in students}, assignment=ASG)
     for folder in folders.values():
-        for other in set(samples.NOTEBOOKS) - {NB}:
+        for other in set(jacobians_course.NOTEBOOKS) - {NB}:
             (folder / f"{other}.ipynb").unlink()
     for name, attack in ATTACKS.items():
         attack(root, folders[name])
@@ -169,7 +170,7 @@ def graded(course_template, tmp_path_factory):
 
     summary = batch.grade(load_course(str(root)), ASG, workers=2, tty=False)
     scores = {student: {k: v for k, v in row.items() if k in FULL}
-              for student, row in samples.gradebook_scores(root).items()}
+              for student, row in scaffold.gradebook_scores(root, ASG).items()}
     return {"root": root, "summary": summary, "scores": scores}
 
 
@@ -265,13 +266,13 @@ def test_collect_refuses_links_and_special_files(course):
     (eve / "notes.txt").write_text("mine")
     (inbound / f"mal+{ASG}+{stamp}+{uuid.uuid4().hex}").symlink_to(course / "source" / ASG)
 
-    proc = samples.nbgrader("collect", ASG, cwd=course)
+    proc = scaffold.nbgrader("collect", ASG, cwd=course)
     submitted = course / "submitted"
     assert sorted(p.parent.name for p in submitted.glob(f"*/{ASG}")) == ["ada", "eve"]
     assert sorted(p.name for p in (submitted / "ada" / ASG).iterdir()) == sorted(
-        [f"{n}.ipynb" for n in samples.NOTEBOOKS] + ["timestamp.txt"])
+        [f"{n}.ipynb" for n in jacobians_course.NOTEBOOKS] + ["timestamp.txt"])
     got = {p.name: p for p in (submitted / "eve" / ASG).iterdir()}
-    assert sorted(got) == sorted([f"{n}.ipynb" for n in set(samples.NOTEBOOKS) - {NB}] + ["notes.txt", "timestamp.txt"])
+    assert sorted(got) == sorted([f"{n}.ipynb" for n in set(jacobians_course.NOTEBOOKS) - {NB}] + ["notes.txt", "timestamp.txt"])
     assert all(stat.S_ISREG(p.lstat().st_mode) for p in got.values())
     log = proc.stdout + proc.stderr
     for line in (not_copied("jacobian.ipynb", "a symbolic link"), not_copied("pipe", "a named pipe"),

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from autograder import lateness, report, samples
+from autograder import lateness, report, scaffold
+import jacobians_course
 from autograder.gradebook import load_course
 
 from test_batch import ASG, FAKE, run, submit, template_course  # noqa: F401  (fixtures)
@@ -89,7 +90,7 @@ def test_extensions_penalties_and_bad_timestamps(late_class, tmp_path):
     assert side["timestamp"] is None and side["late_penalty"] == 0
 
     # and the student's feedback
-    samples.nbgrader("generate_feedback", ASG, "--student", "dave", "--force", cwd=late_class)
+    scaffold.nbgrader("generate_feedback", ASG, "--student", "dave", "--force", cwd=late_class)
     page = (late_class / "feedback" / "dave" / ASG / "two.html").read_text()
     assert ("This notebook was submitted 1 d after the due date 2026-01-10 12:00 UTC: -0.3 points "
             "(-10% per started day late, at most -50%)") in page
@@ -117,8 +118,8 @@ def test_dates_from_the_command_line_are_explicit_about_zones():
 def test_routed_nbgrader_autograde_grades_a_submission_with_a_bad_timestamp(make_class):
     """The Formgrader's path (nbgrader's own Autograde converter) follows the same rule."""
     root = make_class({"zed": "perfect"})
-    (root / "submitted" / "zed" / samples.ASSIGNMENT / "timestamp.txt").write_text("garbage")
-    proc = samples.nbgrader("autograde", samples.ASSIGNMENT, cwd=root)
+    (root / "submitted" / "zed" / jacobians_course.ASSIGNMENT / "timestamp.txt").write_text("garbage")
+    proc = scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, cwd=root)
     assert "timestamp.txt says 'garbage', not a time" in proc.stderr
-    scores = samples.gradebook_scores(root)["zed"]
+    scores = scaffold.gradebook_scores(root, jacobians_course.ASSIGNMENT)["zed"]
     assert scores["test_jacobian_by_hand"] == 3 and scores["test_mlp_jacobian"] == 4

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import samples
+from autograder import notebook_text, samples, scaffold
+import jacobians_course
 
 pytestmark = pytest.mark.slow
 
-A = samples.ASSIGNMENT
+A = jacobians_course.ASSIGNMENT
 COURSE_ID = "jacobians-dl"
 MIXED = ["transposed_jacobian", "warning_but_correct", "chain_in_wrong_order",
          "full_matrix_vjp", "missing_sigmoid_derivative"]
@@ -34,8 +35,8 @@ ROSTER = {"perfect_pat": "perfect", "blank_bo": "blank", "mixed_mo": MIXED}
 
 
 def _student(args, home: Path, exchange: Path, student: str):
-    env = samples.course_env(home, {"HOME": str(home)})
-    return samples.nbgrader(*args, "--course", COURSE_ID, f"--Exchange.root={exchange}",
+    env = scaffold.course_env(home, {"HOME": str(home)})
+    return scaffold.nbgrader(*args, "--course", COURSE_ID, f"--Exchange.root={exchange}",
                             cwd=home, env=env)
 
 
@@ -47,14 +48,14 @@ def cycle(request, tmp_path_factory):
     mode = request.param
     roster = {s: spec for s, spec in ROSTER.items() if mode == "configured" or s == "mixed_mo"}
     tmp = tmp_path_factory.mktemp(f"cycle-{mode}")
-    course = samples.make_course(tmp / "course", release=False)
+    course = scaffold.make_course(tmp / "course", release=False)
     exchange = course / "exchange"
     run = {}
 
     def instructor(*args):
         t0 = time.monotonic()
-        proc = samples.nbgrader(*args, cwd=course,
-                                env=samples.course_env(course, MODES[mode]))
+        proc = scaffold.nbgrader(*args, cwd=course,
+                                env=scaffold.course_env(course, MODES[mode]))
         run[args[0]] = proc.stdout + proc.stderr
         print(f"[{mode}] nbgrader {args[0]}: {time.monotonic() - t0:.1f} s")
         return proc
@@ -68,7 +69,7 @@ def cycle(request, tmp_path_factory):
         home.mkdir(parents=True)
         _student(["fetch_assignment", A], home, exchange, student)
         fetched = home / A
-        assert sorted(p.stem for p in fetched.glob("*.ipynb")) == sorted(samples.NOTEBOOKS)
+        assert sorted(p.stem for p in fetched.glob("*.ipynb")) == sorted(jacobians_course.NOTEBOOKS)
         samples.write_submission(fetched, spec, release_dir=fetched,
                                  source_dir=course / "source" / A)
         _student(["submit", A, "--student", student], home, exchange, student)
@@ -78,13 +79,13 @@ def cycle(request, tmp_path_factory):
     instructor("generate_feedback", A)
     instructor("export", "--to", str(course / "grades.csv"))
     return {"course": course, "log": run, "mode": mode, "roster": roster,
-            "scores": samples.gradebook_scores(course)}
+            "scores": scaffold.gradebook_scores(course, A)}
 
 
 def test_collect_puts_each_submission_in_place(cycle):
     for student in cycle["roster"]:
         folder = cycle["course"] / "submitted" / student / A
-        assert sorted(p.stem for p in folder.glob("*.ipynb")) == sorted(samples.NOTEBOOKS)
+        assert sorted(p.stem for p in folder.glob("*.ipynb")) == sorted(jacobians_course.NOTEBOOKS)
         assert (folder / "timestamp.txt").exists()
 
 
@@ -92,7 +93,7 @@ def test_perfect_submission_gets_every_autograded_point(cycle):
     if "perfect_pat" not in cycle["roster"]:
         pytest.skip("no perfect student in this mode")
     scores = cycle["scores"]["perfect_pat"]
-    points = samples.test_points(cycle["course"] / "source" / A)
+    points = notebook_text.test_points(cycle["course"] / "source" / A)
     assert {gid: scores[gid] for gid in points} == points
     assert sum(scores[gid] for gid in points) == 29
 
@@ -101,7 +102,7 @@ def test_blank_submission_gets_nothing(cycle):
     if "blank_bo" not in cycle["roster"]:
         pytest.skip("no blank student in this mode")
     scores = cycle["scores"]["blank_bo"]
-    assert sum(scores[nb] for nb in samples.NOTEBOOKS) == 0
+    assert sum(scores[nb] for nb in jacobians_course.NOTEBOOKS) == 0
 
 
 def test_each_mistake_loses_points_only_where_it_is(cycle):
@@ -119,7 +120,7 @@ def test_export_writes_the_scores(cycle):
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     assert set(rows) == set(cycle["roster"])
     expected_total = {"perfect_pat": 29.0, "blank_bo": 0.0,
-                      "mixed_mo": sum(cycle["scores"]["mixed_mo"][nb] for nb in samples.NOTEBOOKS)}
+                      "mixed_mo": sum(cycle["scores"]["mixed_mo"][nb] for nb in jacobians_course.NOTEBOOKS)}
     for student, row in rows.items():
         assert float(row["raw_score"]) == pytest.approx(expected_total[student])
         assert float(row["max_score"]) == 33.0
@@ -136,7 +137,7 @@ def _feedback(cycle, student, notebook) -> str:
 def test_every_student_gets_feedback_without_hidden_tests(cycle, student):
     if student not in cycle["roster"]:
         pytest.skip("not in this mode's class")
-    for notebook in samples.NOTEBOOKS:
+    for notebook in jacobians_course.NOTEBOOKS:
         html = _feedback(cycle, student, notebook)
         assert "hidden=True" not in html
         assert "BEGIN HIDDEN TESTS" not in html

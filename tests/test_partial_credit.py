@@ -4,6 +4,8 @@ scores 0 (the general-position probes tell it from the right one, whatever the s
 answer wrong only at a special case scores more than half but less than full."""
 from __future__ import annotations
 
+import inspect
+
 import math
 
 import numpy as np
@@ -12,9 +14,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import samples
+from autograder import notebook_text, scaffold
+import jacobians_course
 from autograder.calling import call_student
-from autograder.exercises import EXERCISES, get
+from jacobians_course import EXERCISES, get
 from autograder.feedback import render
 from autograder.grading import run_exercise
 from autograder.scoring import EDGE_WEIGHT
@@ -28,7 +31,7 @@ SEEDS = 12
 def _solutions() -> dict:
     """The instructor's solution of every exercise, run from the source notebooks' cells."""
     namespace = {"torch": torch, "np": np, "math": math}
-    for name, code in samples.solution_cells(samples.REPO_ROOT / "source" / samples.ASSIGNMENT).items():
+    for name, code in notebook_text.solution_cells(scaffold.REPO_ROOT / "source" / jacobians_course.ASSIGNMENT).items():
         if name in EXERCISES:  # not the written answers
             exec(code, namespace)
     return namespace
@@ -50,7 +53,7 @@ def _slope(z, activation, at_zero=False):
 
 def _point(name, args):
     """The input the Jacobian is taken at (``p``, ``x`` or ``z``)."""
-    names = get(name).arg_names
+    names = list(inspect.signature(right(name)).parameters)
     return next(args[names.index(a)] for a in ("p", "x", "z") if a in names)
 
 

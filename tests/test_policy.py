@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from autograder.calling import call_student
-from autograder.exercises import Probe, T, get
+from autograder.builders import T
+from autograder.values import Probe
+from jacobians_course import get
 from autograder.grading import run_exercise
 from autograder.policy import AutogradTracer, static_violations
 

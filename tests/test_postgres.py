@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import samples
+from autograder import notebook_text, samples, scaffold
+import jacobians_course
 
 pytestmark = pytest.mark.slow
 
-A = samples.ASSIGNMENT
+A = jacobians_course.ASSIGNMENT
 MIXED = ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero", "sigmoid_wrong_sign"]
 ROSTER = {"perfect_pat": "perfect", "mixed_mo": MIXED, "routed_ro": "perfect"}
 COMMENT = "Clear: the Jacobian's rows are the outputs."
@@ -27,18 +28,18 @@ COMMENT = "Clear: the Jacobian's rows are the outputs."
 
 @pytest.fixture(scope="module")
 def cycle(postgres, tmp_path_factory):
-    course = samples.make_course(tmp_path_factory.mktemp("pg-cycle") / "course", release=False)
+    course = scaffold.make_course(tmp_path_factory.mktemp("pg-cycle") / "course", release=False)
     url = postgres.create_database("cycle")
-    env = samples.course_env(course, {"NBGRADER_DB_URL": url})
-    samples.nbgrader("generate_assignment", A, "--force", cwd=course, env=env)
-    samples.write_class(course, ROSTER)
+    env = scaffold.course_env(course, {"NBGRADER_DB_URL": url})
+    scaffold.nbgrader("generate_assignment", A, "--force", cwd=course, env=env)
+    samples.write_class(course, ROSTER, assignment=A)
 
     graded = subprocess.run([str(Path(sys.executable).parent / "autograder"), "grade", A,
                              "--student", "perfect_pat", "--student", "mixed_mo"],
                             cwd=course, env=env, capture_output=True, text=True, timeout=900,
                             stdin=subprocess.DEVNULL)
     assert graded.returncode == 0, graded.stdout + graded.stderr
-    samples.nbgrader("autograde", A, "--student", "routed_ro", cwd=course, env=env)
+    scaffold.nbgrader("autograde", A, "--student", "routed_ro", cwd=course, env=env)
 
     from nbgrader.api import Gradebook
     manual = {}
@@ -54,12 +55,12 @@ def cycle(postgres, tmp_path_factory):
                     comment.manual_comment = COMMENT
         gb.db.commit()
 
-    samples.nbgrader("generate_feedback", A, cwd=course, env=env)
-    samples.nbgrader("export", "--to", str(course / "grades.csv"), cwd=course, env=env)
+    scaffold.nbgrader("generate_feedback", A, cwd=course, env=env)
+    scaffold.nbgrader("export", "--to", str(course / "grades.csv"), cwd=course, env=env)
     with open(course / "grades.csv", newline="") as fh:
         export = {row["student_id"]: row for row in csv.DictReader(fh)}
     return {"course": course, "url": url, "manual": manual, "export": export,
-            "scores": samples.gradebook_scores(course, db_url=url)}
+            "scores": scaffold.gradebook_scores(course, A, db_url=url)}
 
 
 def test_nothing_goes_to_sqlite(cycle):
@@ -68,7 +69,7 @@ def test_nothing_goes_to_sqlite(cycle):
 
 def test_both_grading_paths_write_the_same_scores(cycle):
     scores = cycle["scores"]
-    points = samples.test_points(cycle["course"] / "source" / A)
+    points = notebook_text.test_points(cycle["course"] / "source" / A)
     assert {gid: scores["perfect_pat"][gid] for gid in points} == points
     assert {gid: scores["routed_ro"][gid] for gid in points} == points
 
@@ -96,7 +97,7 @@ def test_feedback_shows_the_manual_grade_and_comment(cycle):
 
 
 def test_autograder_report_reads_postgres(cycle):
-    env = samples.course_env(cycle["course"], {"NBGRADER_DB_URL": cycle["url"]})
+    env = scaffold.course_env(cycle["course"], {"NBGRADER_DB_URL": cycle["url"]})
     proc = subprocess.run([sys.executable, "-m", "autograder", "report", A], cwd=cycle["course"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

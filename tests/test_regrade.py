@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from autograder import report, samples
+from autograder import report, scaffold
+import jacobians_course
 from autograder.gradebook import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
@@ -49,16 +50,16 @@ def test_formgrader_path_force_keeps_manual_work(make_class):
     sandbox by nbgrader_config.py): a forced regrade keeps the manual grade and comment."""
     from nbgrader.api import Gradebook
     root = make_class({"ada": "perfect"})
-    samples.nbgrader("autograde", samples.ASSIGNMENT, cwd=root)
+    scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, cwd=root)
     c = load_course(str(root))
     with Gradebook(c.db_url, c.course_id) as gb:
-        gb.find_grade("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada").manual_score = 0.5
-        gb.find_comment("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada").manual_comment = "Half right."
+        gb.find_grade("explain_jacobian_entry", "jacobian", jacobians_course.ASSIGNMENT, "ada").manual_score = 0.5
+        gb.find_comment("explain_jacobian_entry", "jacobian", jacobians_course.ASSIGNMENT, "ada").manual_comment = "Half right."
         gb.db.commit()
-    samples.nbgrader("autograde", samples.ASSIGNMENT, "--force", "--student", "ada", cwd=root)
+    scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, "--force", "--student", "ada", cwd=root)
     with Gradebook(c.db_url, c.course_id) as gb:
-        grade = gb.find_grade("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada")
+        grade = gb.find_grade("explain_jacobian_entry", "jacobian", jacobians_course.ASSIGNMENT, "ada")
         assert grade.manual_score == 0.5 and grade.score == 0.5
-        comment = gb.find_comment("explain_jacobian_entry", "jacobian", samples.ASSIGNMENT, "ada")
+        comment = gb.find_comment("explain_jacobian_entry", "jacobian", jacobians_course.ASSIGNMENT, "ada")
         assert comment.manual_comment == "Half right."
-        assert gb.find_grade("test_jacobian_by_hand", "jacobian", samples.ASSIGNMENT, "ada").score == 3
+        assert gb.find_grade("test_jacobian_by_hand", "jacobian", jacobians_course.ASSIGNMENT, "ada").score == 3

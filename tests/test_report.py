@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from autograder import demo, report, samples
+from autograder import demo, report
+import jacobians_course
 from autograder.gradebook import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
@@ -46,8 +47,8 @@ def test_report_html_and_csv(course, tmp_path):  # noqa: F811
 # (the graded_class fixture of conftest.py)
 def test_categories_course_order_and_blank_apart(graded_class):
     course = load_course(str(graded_class))
-    data = report.collect(course, samples.ASSIGNMENT)
-    assert data.notebooks == list(samples.NOTEBOOKS)           # the order the course teaches
+    data = report.collect(course, jacobians_course.ASSIGNMENT)
+    assert data.notebooks == list(jacobians_course.NOTEBOOKS)           # the order the course teaches
     assert list(data.exercises)[:3] == ["test_jacobian_by_hand", "test_numerical_jacobian",
                                         "test_affine_jacobian"]
     by_hand = data.exercises["test_jacobian_by_hand"]
@@ -71,7 +72,7 @@ def test_categories_course_order_and_blank_apart(graded_class):
 def test_report_page_examples_and_links(graded_class, tmp_path):
     course = load_course(str(graded_class))
     out = tmp_path / "rep"
-    report.write_report(course, samples.ASSIGNMENT, str(out))
+    report.write_report(course, jacobians_course.ASSIGNMENT, str(out))
     page = (out / "report.html").read_text()
     assert str(out / "report.html") in page                     # says where it was written
     assert "awaiting manual grading (4 of 5)" in page
@@ -83,7 +84,7 @@ def test_report_page_examples_and_links(graded_class, tmp_path):
     assert "ben" not in example and "bo" not in example
     assert "expected" in first.lower()
     # student rows link to the feedback files that exist
-    href = os.path.relpath(graded_class / "feedback" / "ada" / samples.ASSIGNMENT / "jacobian.html", out)
+    href = os.path.relpath(graded_class / "feedback" / "ada" / jacobians_course.ASSIGNMENT / "jacobian.html", out)
     assert f"<a href='{href}'>jacobian 7</a>" in page
     assert (out / href).resolve().is_file()
     # worth a second look: the two who handed in the same transposed answer, and the only two
@@ -97,7 +98,7 @@ def test_report_page_examples_and_links(graded_class, tmp_path):
 @pytest.mark.slow
 def test_make_demo_report_shows_the_copied_pair_and_the_late_student(tmp_path):
     assert demo.main(["--dest", str(tmp_path / "demo")]) == 0
-    page = (tmp_path / "demo" / ".autograder" / "reports" / samples.ASSIGNMENT / "report.html").read_text()
+    page = (tmp_path / "demo" / ".autograder" / "reports" / jacobians_course.ASSIGNMENT / "report.html").read_text()
     second_look = page.split("Answers worth a second look", 1)[1].split("<h2>", 1)[0]
     assert second_look.count("<h4>") == 1 and "<h4>gwen and hugo: numerical_jacobian (jacobian)" in second_look
     row = page.split("<td>ivy</td>", 1)[1].split("</tr>", 1)[0]

@@ -14,6 +14,7 @@ import pickle
 import socket
 import struct
 
+import cloudpickle
 import numpy as np
 
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -44,7 +45,9 @@ def _recv_exact(sock: socket.socket, n: int) -> bytearray | np.ndarray:
 # ---- trusted -> child ---------------------------------------------------------------
 
 def send_request(sock: socket.socket, request: dict) -> None:
-    body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    # cloudpickle: what a course's declarations define (a probe function, a torch.nn.Module
+    # subclass) travels by value, so the child never imports the declarations
+    body = cloudpickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(_HEADER.pack(b"P", len(body)) + body)
 
 

@@ -28,7 +28,7 @@ KILLER = "import os, signal\n\ndef numerical_jacobian(f, x, h=1e-5):\n    os.kil
 
 
 def _hand_in(c) -> None:
-    from autograder import samples
+    from autograder import samples, scaffold
 
     nb = samples.submission("perfect", release_dir=c.course / "release" / ASSIGNMENT,
                             source_dir=c.course / "source" / ASSIGNMENT)["jacobian"]
@@ -49,7 +49,7 @@ def _press_autograde(server, student: str) -> dict:
 
 
 def test_formgrader_button_scores_like_autograder_grade(lab_course, tmp_path):
-    from autograder import samples
+    from autograder import scaffold
 
     c = lab_course
     _hand_in(c)
@@ -60,8 +60,8 @@ def test_formgrader_button_scores_like_autograder_grade(lab_course, tmp_path):
     assert reply["success"], reply.get("error") or reply.get("log")
     c.run(VENV_BIN / "autograder", "grade", ASSIGNMENT, "--student", MALLORY, cwd=copy, timeout=600)
 
-    button = {k: v for k, v in samples.gradebook_cells(c.course, ASSIGNMENT).items() if k[0] == MALLORY}
-    fast = {k: v for k, v in samples.gradebook_cells(copy, ASSIGNMENT).items() if k[0] == MALLORY}
+    button = {k: v for k, v in scaffold.gradebook_cells(c.course, ASSIGNMENT).items() if k[0] == MALLORY}
+    fast = {k: v for k, v in scaffold.gradebook_cells(copy, ASSIGNMENT).items() if k[0] == MALLORY}
     assert button == fast
     assert button[(MALLORY, "jacobian", "test_jacobian_by_hand")] == 3.0
     assert button[(MALLORY, "jacobian", "test_numerical_jacobian")] == 0.0

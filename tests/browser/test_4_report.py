@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import report, samples
+from autograder import report
+import jacobians_course
 from autograder.gradebook import load_course
 
 
 @pytest.fixture(scope="module")
 def report_page(graded_class):
-    return report.write_report(load_course(str(graded_class)), samples.ASSIGNMENT)[0]
+    return report.write_report(load_course(str(graded_class)), jacobians_course.ASSIGNMENT)[0]
 
 
 def test_report_renders_and_links_to_feedback(report_page, new_page, shots):
