@@ -14,8 +14,8 @@ import math
 import numpy as np
 import torch
 
-from autograder import builders as b
-from autograder.authoring import T, exercise, jacobian, probe, value
+from autograder.authoring import exercise, jacobian, probe, value
+from autograder.builders import T, big_uniform, distinct_sizes, layer_at, mixed_signs, signed
 
 DETERMINANT_FORBIDDEN = ("the point of coupling layers is that log |det J| needs no determinant: "
                          "J is block-triangular, so it is the sum of the logs of its diagonal")
@@ -37,23 +37,23 @@ def polar_jacobian_reference(r, theta):
     return torch.stack(columns, dim=-1)
 
 
-def coupling_layer(W, b_, x):
+def coupling_layer(W, b, x):
     d = W.shape[0]
     x1, x2 = x[:d], x[d:]
-    return torch.cat([x1, x2 * torch.exp(torch.tanh(W @ x1 + b_))])
+    return torch.cat([x1, x2 * torch.exp(torch.tanh(W @ x1 + b))])
 
 
-def coupling_log_det_reference(W, b_, x):
+def coupling_log_det_reference(W, b, x):
     """log |det J| from one jvp: the Jacobian is block-triangular with the identity on x₁ and a
     diagonal ∂y₂/∂x₂, so J applied to (0, 1) is (0, that diagonal)."""
     d = W.shape[0]
     along_x2 = torch.cat([torch.zeros(d, dtype=x.dtype), torch.ones(d, dtype=x.dtype)])
-    _, tangent = torch.func.jvp(lambda v: coupling_layer(W, b_, v), (x,), (along_x2,))
+    _, tangent = torch.func.jvp(lambda v: coupling_layer(W, b, v), (x,), (along_x2,))
     return float(torch.log(torch.abs(tangent[d:])).sum())
 
 
-def residual_block(W, b_, x):
-    return x + torch.tanh(W @ x + b_)
+def residual_block(W, b, x):
+    return x + torch.tanh(W @ x + b)
 
 
 def linear_prediction_reference(f, x0, dx):
@@ -105,8 +105,8 @@ def lipschitz_bound_reference(weights):
 
 def blocks(weights, biases, residual):
     """The maps h ↦ tanh(W h + b) (plain) or h ↦ h + tanh(W h + b) (residual), in order."""
-    step = residual_block if residual else (lambda W, b_, h: torch.tanh(W @ h + b_))
-    return [lambda h, W=W, b_=b_: step(W, b_, h) for W, b_ in zip(weights, biases)]
+    step = residual_block if residual else (lambda W, b, h: torch.tanh(W @ h + b))
+    return [lambda h, W=W, b=b: step(W, b, h) for W, b in zip(weights, biases)]
 
 
 def depth_sensitivity_reference(weights, biases, x, residual):
@@ -123,6 +123,10 @@ def depth_sensitivity_reference(weights, biases, x, residual):
 
 # ----------------------------------------------------------------------------- probe functions
 
+def _short(t):
+    return [float(f"{v:.3g}") for v in t.reshape(-1).tolist()]
+
+
 class TanhMap:
     """x ↦ tanh(A x + c): a one-layer network R^n -> R^m handed to the student as ``f``."""
 
@@ -133,8 +137,7 @@ class TanhMap:
         return torch.tanh(self.A @ x + self.c)
 
     def __repr__(self):
-        m, n = self.A.shape
-        return f"f(x) = tanh(A x + c), A of shape ({m}, {n}): A = {self.A.tolist()}, c = {self.c.tolist()}"
+        return f"f(x) = tanh(A x + c) with A {tuple(self.A.shape)} = {_short(self.A)} row by row, c = {_short(self.c)}"
 
 
 class Readout:
@@ -166,14 +169,22 @@ class DiagonalPlusLowRank:
                 f"U and V of shape {tuple(self.U.shape)}")
 
 
-def seed_map(p):
-    """f(x, y) = (x² + y, sin(x)·y), the worked example of the notes."""
-    return torch.stack([p[0] ** 2 + p[1], torch.sin(p[0]) * p[1]])
+class Formula:
+    """A probe function that shows itself to the student as its formula."""
+
+    def __init__(self, text, f):
+        self.text, self.f = text, f
+
+    def __call__(self, x):
+        return self.f(x)
+
+    def __repr__(self):
+        return self.text
 
 
-def three_by_three(p):
-    """F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z))."""
-    return torch.stack([p[0] ** 2 + p[1] * p[2], torch.sin(p[0] * p[1]), torch.exp(p[0] + p[2])])
+seed_map = Formula("f(x, y) = (x² + y, sin(x)·y)", lambda p: torch.stack([p[0] ** 2 + p[1], torch.sin(p[0]) * p[1]]))
+three_by_three = Formula("F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z))",
+                         lambda p: torch.stack([p[0] ** 2 + p[1] * p[2], torch.sin(p[0] * p[1]), torch.exp(p[0] + p[2])]))
 
 
 def classifier(rng, d, hidden, classes, dead_features=0):
@@ -196,7 +207,7 @@ def classifier(rng, d, hidden, classes, dead_features=0):
 # ----------------------------------------------------------------------------- linearization
 
 def _tiny_net_probe(rng, n, h, m, **options):
-    W1, b1, x = b.layer_at(rng, b.mixed_signs(rng, h, lo=0.2, hi=2.0), n)
+    W1, b1, x = layer_at(rng, mixed_signs(rng, h, lo=0.2, hi=2.0), n)
     W2 = T(rng.standard_normal((m, h)) / math.sqrt(h))
     return probe(W1, b1, W2, T(rng.standard_normal(m)), x, **options)
 
@@ -204,7 +215,7 @@ def _tiny_net_probe(rng, n, h, m, **options):
 def tiny_net_hidden(rng):
     out = []
     for h in (3, int(rng.integers(8, 17)), 64):
-        m, n = b.distinct_sizes(rng, lo=2, hi=6)
+        m, n = distinct_sizes(rng, lo=2, hi=6)
         out.append(_tiny_net_probe(rng, n, h, m, label=f"a {n} → {h} → {m} tanh network"))
     n = int(rng.integers(2, 6))
     out.append(_tiny_net_probe(rng, n, 1, n, label=f"a {n} → 1 → {n} network: a single hidden unit",
@@ -216,21 +227,15 @@ def linear_prediction_hidden(rng):
     out = []
     for n, m in ((3, 2), (5, 4), (2, 3)):
         A = rng.standard_normal((m, n))
-        f = TanhMap(A, b.signed(rng, m, lo=0.3, hi=1.0))
+        f = TanhMap(A, signed(rng, m, lo=0.3, hi=1.0))
         x0 = rng.standard_normal(n)
-        dx = b.signed(rng, n, lo=0.05, hi=0.3)
+        dx = signed(rng, n, lo=0.05, hi=0.3)
         out.append(probe(f, T(x0), T(dx), label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
     n, m = 2 * 10 ** 6, 3
-    # uniform draws, in place: several times cheaper than normals at this size
-    V = torch.from_numpy(rng.random((n, m)))
-    V -= 0.5
+    V = big_uniform(rng, n * m, lo=-0.5, hi=0.5).reshape(n, m)
     V /= torch.linalg.vector_norm(V, dim=0)
-    x0, dx = torch.from_numpy(rng.random(n)), torch.from_numpy(rng.random(n))
-    x0 *= 4.0
-    x0 -= 2.0
-    dx -= 0.5
-    dx *= 0.6
-    out.append(probe(Readout(V, b.signed(rng, m, lo=0.3, hi=1.0)), x0, dx,
+    x0, dx = big_uniform(rng, n), big_uniform(rng, n, lo=-0.3, hi=0.3)
+    out.append(probe(Readout(V, signed(rng, m, lo=0.3, hi=1.0)), x0, dx,
                      label=f"f = tanh(Vᵀ sin(x) + c) with {n:,} inputs and {m} outputs"))
     return out
 
@@ -241,17 +246,19 @@ def _clear_winner(J, A=None):
     norms = np.linalg.norm(J, axis=0)
     j = int(norms.argmax())
     runner_up = np.partition(norms, -2)[-2]
-    rivals = {int(np.linalg.norm(J, axis=1).argmax()), int(np.abs(J.sum(axis=0)).argmax())}
+    largest_row = int(np.linalg.norm(J, axis=1).argmax())
+    rivals = {largest_row, int(np.abs(J.sum(axis=0)).argmax())}
     if A is not None:
         rivals.add(int(np.linalg.norm(A, axis=0).argmax()))
-    return j if norms[j] > 1.05 * runner_up and j not in rivals else None
+    # the largest row is not j + 1 either, so the feedback can tell the two mistakes apart
+    return j if norms[j] > 1.05 * runner_up and j not in rivals and largest_row != j + 1 else None
 
 
 def most_sensitive_hidden(rng):
     out = []
     while len(out) < 4:
-        m, n = b.distinct_sizes(rng, lo=3, hi=8)
-        A, c, x = rng.standard_normal((m, n)), b.signed(rng, m, lo=0.2, hi=1.5), rng.standard_normal(n)
+        m, n = distinct_sizes(rng, lo=3, hi=8)
+        A, c, x = rng.standard_normal((m, n)), signed(rng, m, lo=0.2, hi=1.5), rng.standard_normal(n)
         f = TanhMap(A, c)
         J = torch.func.jacrev(f)(T(x)).numpy()
         if _clear_winner(J, A) is not None:
@@ -275,10 +282,9 @@ def polar_hidden(rng):
 
 
 def _coupling_probe(rng, d, **options):
-    W = rng.random((d, d))              # uniform, in place: cheap at d = 3000; variance 1/d
-    W -= 0.5
-    W *= math.sqrt(12 / d)
-    return probe(torch.from_numpy(W), T(rng.standard_normal(d) + 1.0), T(rng.standard_normal(2 * d)), **options)
+    # entries of variance 1/d; the bias's offset makes Σ s large at d = 3000, where exp(Σ s) overflows
+    W = big_uniform(rng, d * d, lo=-math.sqrt(3 / d), hi=math.sqrt(3 / d)).reshape(d, d)
+    return probe(W, T(rng.standard_normal(d) + 1.0), T(rng.standard_normal(2 * d)), **options)
 
 
 def coupling_hidden(rng):
@@ -292,7 +298,7 @@ def _gapped_map(rng, m, n):
     """A TanhMap whose Jacobian at x has σ₂/σ₁ < 0.8 and, when square, a largest |eigenvalue|
     and a Frobenius norm well away from σ₁."""
     while True:
-        A, c, x = rng.standard_normal((m, n)), b.signed(rng, m, lo=0.2, hi=1.0), 0.5 * rng.standard_normal(n)
+        A, c, x = rng.standard_normal((m, n)), signed(rng, m, lo=0.2, hi=1.0), 0.5 * rng.standard_normal(n)
         f = TanhMap(A, c)
         J = torch.func.jacrev(f)(T(x)).numpy()
         s = np.linalg.svd(J, compute_uv=False)
@@ -315,7 +321,7 @@ def _big_square_map(rng, n):
 
 def spectral_norm_hidden(rng):
     out = []
-    for m, n in ((4, 4), (6, 6), b.distinct_sizes(rng, lo=3, hi=9)):
+    for m, n in ((4, 4), (6, 6), distinct_sizes(rng, lo=3, hi=9)):
         f, x = _gapped_map(rng, m, n)
         out.append(probe(f, x, label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
     n = 20_000
@@ -380,10 +386,10 @@ def residual_hidden(rng):
     out = []
     for scale in (1.0, 1.0, 2.0):
         n = int(rng.integers(2, 9))
-        W, b_, x = b.layer_at(rng, b.mixed_signs(rng, n, lo=0.2, hi=2.0), n, scale=scale)
-        out.append(probe(W, b_, x, label=f"a {n}×{n} block" + (" with large weights" if scale > 1 else "")))
-    W, b_, x = b.layer_at(rng, b.mixed_signs(rng, 1, lo=0.2, hi=2.0), 1)
-    out.append(probe(W, b_, x, label="a 1×1 block", edge=True))
+        W, b, x = layer_at(rng, mixed_signs(rng, n, lo=0.2, hi=2.0), n, scale=scale)
+        out.append(probe(W, b, x, label=f"a {n}×{n} block" + (" with large weights" if scale > 1 else "")))
+    W, b, x = layer_at(rng, mixed_signs(rng, 1, lo=0.2, hi=2.0), 1)
+    out.append(probe(W, b, x, label="a 1×1 block", edge=True))
     return out
 
 
@@ -411,6 +417,109 @@ def depth_visible():
             probe(weights, biases, x, True, label="the same 3 blocks, residual")]
 
 
+# ----------------------------------------------------------------------------- hints
+
+def _known_mistake(got, candidates):
+    """The sentence of the first typical wrong answer ``got`` equals, else None."""
+    for sentence, wrong in candidates:
+        wrong = np.asarray(wrong.detach() if isinstance(wrong, torch.Tensor) else wrong, dtype=np.float64)
+        if wrong.shape == np.shape(got) and np.allclose(got, wrong, rtol=1e-5, atol=1e-8):
+            return sentence
+    return None
+
+
+def tiny_net_hint(probe, got, expected):
+    W1, b1, W2 = probe.args[:3]
+    return _known_mistake(got, [
+        ("this is W2 W1: the factor diag(tanh'(z)) between the layers is missing", W2 @ W1),
+        ("the middle factor is diag(tanh(z)); the derivative is tanh'(z) = 1 - tanh(z)²",
+         W2 @ (torch.tanh(W1 @ probe.args[4] + b1)[:, None] * W1))])
+
+
+def most_sensitive_hint(probe, got, expected):
+    f, x = probe.args[:2]
+    J = torch.func.jacrev(f)(x).numpy()
+    return _known_mistake(got, [
+        ("one too large: indices count from 0", int(expected) + 1),
+        ("that is the most sensitive output (the largest row of J); the question is about inputs, the columns",
+         np.linalg.norm(J, axis=1).argmax()),
+        ("that input has the largest column sum, where entries of opposite signs cancel; compare 2-norms",
+         np.abs(J.sum(axis=0)).argmax())])
+
+
+def coupling_log_det_hint(probe, got, expected):
+    W, b, x = probe.args[:3]
+    s = torch.tanh(W @ x[:W.shape[0]] + b)
+    if not np.all(np.isfinite(got)):
+        return "the product of the diagonal left float64's range: add the logs instead of taking the log of the product"
+    return _known_mistake(got, [("this is the sum of the diagonal entries exp(s); log |det J| sums their logs",
+                                 float(torch.exp(s).sum()))])
+
+
+def spectral_norm_hint(probe, got, expected):
+    f, x = probe.args[:2]
+    if x.numel() > 1000:
+        return None
+    J = torch.func.jacrev(f)(x)
+    candidates = [("this is the Frobenius norm of J, which counts every direction J stretches, not only the largest",
+                   float(torch.linalg.norm(J))),
+                  ("this is σ_max², the top eigenvalue of JᵀJ: take its square root", float(expected) ** 2)]
+    if J.shape[0] == J.shape[1]:
+        candidates.append(("this is the largest |eigenvalue| of J (power iteration on J alone); iterate on JᵀJ, "
+                           "a jvp followed by a vjp", float(torch.linalg.eigvals(J).abs().max())))
+    return _known_mistake(got, candidates)
+
+
+def fgsm_hint(probe, got, expected):
+    model, x, y, eps = probe.args[:4]
+    gradient = torch.func.grad(lambda v: mean_cross_entropy(model, v, y))(x)
+    return _known_mistake(got, [
+        ("this steps along the gradient itself; FGSM steps by eps along its sign", x + eps * gradient),
+        ("this steps down the loss (x - eps·sign); FGSM steps up, to make the model wrong",
+         x - eps * torch.sign(gradient))])
+
+
+def saliency_hint(probe, got, expected):
+    model, x, target = probe.args[:3]
+    J = torch.func.jacrev(model)(x)
+    predicted = int(model(x).argmax())
+    return _known_mistake(got, [
+        (f"this is the saliency of the predicted class {predicted}, not of the target class {target}",
+         J[predicted].abs()),
+        ("these are the signed derivatives: the saliency is their absolute value", J[target])])
+
+
+def lipschitz_hint(probe, got, expected):
+    weights = probe.args[0]
+    product = weights[0]
+    for W in weights[1:]:
+        product = W @ product
+    return _known_mistake(got, [
+        ("this is the spectral norm of the product of the matrices; the bound multiplies their norms",
+         float(torch.linalg.matrix_norm(product, ord=2))),
+        ("this multiplies Frobenius norms; the bound uses spectral norms (ord=2)",
+         math.prod(float(torch.linalg.norm(W)) for W in weights))])
+
+
+def depth_hint(probe, got, expected):
+    weights, biases, x, residual = probe.args[:4]
+    block_norms, h = [], x
+    for block in blocks(weights, biases, residual):
+        block_norms.append(float(torch.linalg.matrix_norm(torch.func.jacrev(block)(h), ord=2)))
+        h = block(h)
+    candidates = [("these are products of each block's norm, an upper bound; take the norm of the product of "
+                   "the Jacobians", np.cumprod(block_norms))]
+    if residual:
+        candidates.append(("these are the plain blocks' norms: a residual block adds h, so its Jacobian has the "
+                           "identity added", depth_sensitivity_reference(weights, biases, x, False)))
+    return _known_mistake(got, candidates)
+
+
+def residual_hint(probe, got, expected):
+    return _known_mistake(got, [("this is the Jacobian of tanh(W x + b) alone: the skip connection adds the identity",
+                                 expected - np.eye(len(expected)))])
+
+
 # ----------------------------------------------------------------------------- the exercises
 
 EXERCISES = [
@@ -420,6 +529,7 @@ EXERCISES = [
         visible=lambda: [probe(T([[1.0, -0.5], [0.3, 0.8]]), T([0.1, -0.2]), T([[0.9, 0.4], [-0.6, 1.2]]),
                                T([0.0, 0.1]), T([0.4, -0.2]), label="the 2 → 2 → 2 network of the notebook")],
         hidden=tiny_net_hidden,
+        hint=tiny_net_hint,
     ),
     exercise(
         name="linear_prediction", kind="matrix-free", answer="vector",
@@ -434,6 +544,7 @@ EXERCISES = [
         visible=lambda: [probe(three_by_three, T([0.5, 1.0, -2.0]),
                                label="F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z)) at (0.5, 1, -2)")],
         hidden=most_sensitive_hidden,
+        hint=most_sensitive_hint,
     ),
     exercise(
         name="polar_jacobian", kind="by hand", answer="matrix",
@@ -450,6 +561,7 @@ EXERCISES = [
         forbid={name: DETERMINANT_FORBIDDEN for name in (
             "torch.linalg.det", "torch.linalg.slogdet", "torch.det", "torch.logdet", "torch.slogdet",
             "numpy.linalg.det", "numpy.linalg.slogdet")},
+        hint=coupling_log_det_hint,
     ),
     exercise(
         name="spectral_norm", kind="matrix-free", answer="scalar",
@@ -459,6 +571,7 @@ EXERCISES = [
                                label="f = tanh(A x + c) from R^3 to R^2")],
         hidden=spectral_norm_hidden,
         rtol=1e-4,
+        hint=spectral_norm_hint,
     ),
     exercise(
         name="fgsm", kind="free", answer="matrix",
@@ -466,6 +579,7 @@ EXERCISES = [
         visible=lambda: [_fgsm_probe(np.random.default_rng(3), 4, 5, 3,
                                      label="a batch of 4 inputs of 5 features, 3 classes, eps = 0.1")],
         hidden=fgsm_hidden,
+        hint=fgsm_hint,
     ),
     exercise(
         name="saliency", kind="free", answer="vector",
@@ -473,6 +587,7 @@ EXERCISES = [
         visible=lambda: [_saliency_probe(np.random.default_rng(4), 5, 3,
                                          label="5 features, 3 classes, target the runner-up class")],
         hidden=saliency_hidden,
+        hint=saliency_hint,
     ),
     exercise(
         name="lipschitz_bound", kind="free", answer="scalar",
@@ -480,17 +595,20 @@ EXERCISES = [
         visible=lambda: [probe([T([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), T([[0.5, -1.0, 0.0]])],
                                label="W1 = [[1, 2], [3, 4], [5, 6]], W2 = [[0.5, -1, 0]]")],
         hidden=lipschitz_hidden,
+        hint=lipschitz_hint,
     ),
     exercise(
         name="residual_jacobian", kind="by hand", answer="matrix",
         reference=jacobian(residual_block, wrt="x"),
         visible=lambda: [probe(T([[0.5, -1.0], [2.0, 0.3]]), T([0.1, -0.4]), T([1.0, -0.5]), label="a 2×2 block")],
         hidden=residual_hidden,
+        hint=residual_hint,
     ),
     exercise(
         name="depth_sensitivity", kind="free", answer="vector",
         reference=value(depth_sensitivity_reference),
         visible=depth_visible,
         hidden=depth_hidden,
+        hint=depth_hint,
     ),
 ]

@@ -4,39 +4,39 @@
 wrong on every general probe (or breaks a rule of the exercise), "partial" when it is right
 on some general probes or wrong only at special cases.
 """
-from autograder.samples import Mistake
+from autograder.samples import mistake
 
-_LIST = [
+MISTAKES = [
     # --- linearization.ipynb -------------------------------------------------------------
-    Mistake(name="tiny_net_without_tanh_derivative", exercise="tiny_net_jacobian", notebook="linearization",
+    mistake(name="tiny_net_without_tanh_derivative", exercise="tiny_net_jacobian",
             description="W2 @ W1: the diag(tanh'(z)) factor between the two layers is missing",
             source="""import torch
 
 def tiny_net_jacobian(W1, b1, W2, b2, x):
     return W2 @ W1
 """),
-    Mistake(name="tiny_net_tanh_for_its_derivative", exercise="tiny_net_jacobian", notebook="linearization",
+    mistake(name="tiny_net_tanh_for_its_derivative", exercise="tiny_net_jacobian",
             description="scales by tanh(z) where tanh'(z) = 1 - tanh(z)² belongs",
             source="""import torch
 
 def tiny_net_jacobian(W1, b1, W2, b2, x):
     return W2 @ torch.diag(torch.tanh(W1 @ x + b1)) @ W1
 """),
-    Mistake(name="tiny_net_with_autograd", exercise="tiny_net_jacobian", notebook="linearization",
+    mistake(name="tiny_net_with_autograd", exercise="tiny_net_jacobian",
             description="right numbers from torch.func.jacrev in a by-hand exercise",
             source="""import torch
 
 def tiny_net_jacobian(W1, b1, W2, b2, x):
     return torch.func.jacrev(lambda v: W2 @ torch.tanh(W1 @ v + b1) + b2)(x)
 """),
-    Mistake(name="prediction_is_the_true_value", exercise="linear_prediction", notebook="linearization",
+    mistake(name="prediction_is_the_true_value", exercise="linear_prediction",
             description="returns f(x0 + dx), the true value, not the linear prediction",
             source="""import torch
 
 def linear_prediction(f, x0, dx):
     return f(x0 + dx)
 """),
-    Mistake(name="prediction_from_full_jacobian", exercise="linear_prediction", notebook="linearization",
+    mistake(name="prediction_from_full_jacobian", exercise="linear_prediction",
             description="builds the whole Jacobian with jacrev in a matrix-free exercise",
             source="""import torch
 
@@ -44,7 +44,7 @@ def linear_prediction(f, x0, dx):
     J = torch.func.jacrev(f)(x0)
     return f(x0) + J @ dx
 """),
-    Mistake(name="most_sensitive_output", exercise="most_sensitive_input", notebook="linearization",
+    mistake(name="most_sensitive_output", exercise="most_sensitive_input",
             description="takes the largest row (the most sensitive output) instead of the largest column",
             source="""import torch
 
@@ -52,7 +52,7 @@ def most_sensitive_input(f, x):
     J = torch.func.jacrev(f)(x)
     return int(torch.linalg.vector_norm(J, dim=1).argmax())
 """),
-    Mistake(name="most_sensitive_counts_from_one", exercise="most_sensitive_input", notebook="linearization",
+    mistake(name="most_sensitive_counts_from_one", exercise="most_sensitive_input",
             description="counts inputs from 1: the index is one too large",
             source="""import torch
 
@@ -61,7 +61,7 @@ def most_sensitive_input(f, x):
     return int(torch.linalg.vector_norm(J, dim=0).argmax()) + 1
 """),
     # --- volume.ipynb -------------------------------------------------------------------
-    Mistake(name="polar_transposed", exercise="polar_jacobian", notebook="volume",
+    mistake(name="polar_transposed", exercise="polar_jacobian",
             description="rows are the inputs (r, θ) instead of the outputs (x, y)",
             source="""import torch
 
@@ -69,7 +69,7 @@ def polar_jacobian(r, theta):
     return torch.stack([torch.stack([torch.cos(theta), torch.sin(theta)]),
                         torch.stack([-r * torch.sin(theta), r * torch.cos(theta)])])
 """),
-    Mistake(name="polar_without_r", exercise="polar_jacobian", notebook="volume",
+    mistake(name="polar_without_r", exercise="polar_jacobian",
             description="differentiates cos θ and sin θ but drops the factor r in the θ column",
             source="""import torch
 
@@ -77,7 +77,7 @@ def polar_jacobian(r, theta):
     c, s = torch.cos(theta), torch.sin(theta)
     return torch.stack([torch.stack([c, -s]), torch.stack([s, c])])
 """),
-    Mistake(name="log_det_by_slogdet", exercise="coupling_log_det", notebook="volume",
+    mistake(name="log_det_by_slogdet", exercise="coupling_log_det",
             description="builds the (2d, 2d) Jacobian and calls torch.linalg.slogdet, which the exercise forbids",
             source="""import torch
 
@@ -89,7 +89,7 @@ def coupling_log_det(W, b, x):
     J[d:, :d] = (x[d:] * scale * (1 - torch.tanh(W @ x[:d] + b) ** 2))[:, None] * W
     return float(torch.linalg.slogdet(J).logabsdet)
 """),
-    Mistake(name="log_det_sums_exp", exercise="coupling_log_det", notebook="volume",
+    mistake(name="log_det_sums_exp", exercise="coupling_log_det",
             description="adds up the diagonal entries exp(s) instead of their logs s = tanh(W x1 + b)",
             source="""import torch
 
@@ -97,7 +97,7 @@ def coupling_log_det(W, b, x):
     d = W.shape[0]
     return float(torch.exp(torch.tanh(W @ x[:d] + b)).sum())
 """),
-    Mistake(name="log_det_of_product", exercise="coupling_log_det", notebook="volume",
+    mistake(name="log_det_of_product", exercise="coupling_log_det",
             description="multiplies the diagonal out before taking the log: the product overflows for large d",
             source="""import torch
 
@@ -106,7 +106,7 @@ def coupling_log_det(W, b, x):
     return float(torch.log(torch.prod(torch.exp(torch.tanh(W @ x[:d] + b)))))
 """, credit="partial"),  # right until exp(Σ s) leaves float64's range (the d = 3000 probe)
     # --- robustness.ipynb ---------------------------------------------------------------
-    Mistake(name="spectral_norm_as_eigenvalue", exercise="spectral_norm", notebook="robustness",
+    mistake(name="spectral_norm_as_eigenvalue", exercise="spectral_norm",
             description="power iteration on J instead of JᵀJ: the largest |eigenvalue|, not the largest singular value",
             source="""import torch
 
@@ -117,7 +117,7 @@ def spectral_norm(f, x, iters=200):
         v = Jv
     return float(v.norm())
 """),
-    Mistake(name="spectral_norm_squared", exercise="spectral_norm", notebook="robustness",
+    mistake(name="spectral_norm_squared", exercise="spectral_norm",
             description="returns the top eigenvalue of JᵀJ, σ², without the square root",
             source="""import torch
 
@@ -130,14 +130,14 @@ def spectral_norm(f, x, iters=200):
         v = w
     return estimate
 """),
-    Mistake(name="spectral_norm_from_full_jacobian", exercise="spectral_norm", notebook="robustness",
+    mistake(name="spectral_norm_from_full_jacobian", exercise="spectral_norm",
             description="materialises J with jacrev in a matrix-free exercise (and takes its Frobenius norm)",
             source="""import torch
 
 def spectral_norm(f, x, iters=200):
     return float(torch.linalg.norm(torch.func.jacrev(f)(x)))
 """),
-    Mistake(name="fgsm_gradient_not_sign", exercise="fgsm", notebook="robustness",
+    mistake(name="fgsm_gradient_not_sign", exercise="fgsm",
             description="steps along the gradient itself instead of its sign",
             source="""import torch
 
@@ -147,7 +147,7 @@ def fgsm(model, x, y, eps):
     (g,) = torch.autograd.grad(loss, x)
     return (x + eps * g).detach()
 """),
-    Mistake(name="fgsm_wrong_direction", exercise="fgsm", notebook="robustness",
+    mistake(name="fgsm_wrong_direction", exercise="fgsm",
             description="steps down the loss (x - eps·sign(∇L)): that makes the model more confident",
             source="""import torch
 
@@ -157,7 +157,7 @@ def fgsm(model, x, y, eps):
     (g,) = torch.autograd.grad(loss, x)
     return (x - eps * g.sign()).detach()
 """),
-    Mistake(name="fgsm_fills_model_grad", exercise="fgsm", notebook="robustness",
+    mistake(name="fgsm_fills_model_grad", exercise="fgsm",
             description="right values, but loss.backward() leaves gradients in the model's .grad fields",
             source="""import torch
 
@@ -167,7 +167,7 @@ def fgsm(model, x, y, eps):
     loss.backward()
     return (x + eps * x.grad.sign()).detach()
 """),
-    Mistake(name="saliency_of_prediction", exercise="saliency", notebook="robustness",
+    mistake(name="saliency_of_prediction", exercise="saliency",
             description="differentiates the predicted class's score instead of the target's",
             source="""import torch
 
@@ -177,7 +177,7 @@ def saliency(model, x, target):
     (g,) = torch.autograd.grad(scores[scores.argmax()], x)
     return g.abs()
 """),
-    Mistake(name="saliency_without_abs", exercise="saliency", notebook="robustness",
+    mistake(name="saliency_without_abs", exercise="saliency",
             description="returns the signed gradient, without the absolute value",
             source="""import torch
 
@@ -186,7 +186,7 @@ def saliency(model, x, target):
     (g,) = torch.autograd.grad(model(x)[target], x)
     return g
 """),
-    Mistake(name="lipschitz_of_product", exercise="lipschitz_bound", notebook="robustness",
+    mistake(name="lipschitz_of_product", exercise="lipschitz_bound",
             description="the spectral norm of the product W_L ⋯ W_1, not the product of the norms",
             source="""import torch
 
@@ -196,7 +196,7 @@ def lipschitz_bound(weights):
         P = W @ P
     return float(torch.linalg.matrix_norm(P, ord=2))
 """),
-    Mistake(name="lipschitz_frobenius", exercise="lipschitz_bound", notebook="robustness",
+    mistake(name="lipschitz_frobenius", exercise="lipschitz_bound",
             description="multiplies Frobenius norms instead of spectral norms",
             source="""import torch
 
@@ -207,21 +207,21 @@ def lipschitz_bound(weights):
     return bound
 """),
     # --- residual.ipynb -----------------------------------------------------------------
-    Mistake(name="residual_without_identity", exercise="residual_jacobian", notebook="residual",
+    mistake(name="residual_without_identity", exercise="residual_jacobian",
             description="the Jacobian of tanh(W x + b) alone: the identity from the skip connection is missing",
             source="""import torch
 
 def residual_jacobian(W, b, x):
     return (1 - torch.tanh(W @ x + b) ** 2)[:, None] * W
 """),
-    Mistake(name="residual_scales_columns", exercise="residual_jacobian", notebook="residual",
+    mistake(name="residual_scales_columns", exercise="residual_jacobian",
             description="tanh'(z) multiplies the columns of W (W diag(tanh')) instead of its rows",
             source="""import torch
 
 def residual_jacobian(W, b, x):
     return torch.eye(len(x), dtype=x.dtype) + W * (1 - torch.tanh(W @ x + b) ** 2)[None, :]
 """),
-    Mistake(name="depth_product_of_norms", exercise="depth_sensitivity", notebook="residual",
+    mistake(name="depth_product_of_norms", exercise="depth_sensitivity",
             description="multiplies the blocks' spectral norms (an upper bound) instead of taking the norm of the product",
             source="""import torch
 
@@ -235,7 +235,7 @@ def depth_sensitivity(weights, biases, x, residual):
         out.append(bound)
     return out
 """),
-    Mistake(name="depth_ignores_residual", exercise="depth_sensitivity", notebook="residual",
+    mistake(name="depth_ignores_residual", exercise="depth_sensitivity",
             description="treats every block as plain: the skip connection's identity is left out",
             source="""import torch
 
@@ -249,4 +249,18 @@ def depth_sensitivity(weights, biases, x, residual):
 """, credit="partial"),  # right on the plain networks
 ]
 
-MISTAKES = {m.name: m for m in _LIST}
+# The sample class for `make demo` and the tests: a perfect student, a blank one, and three
+# whose mistakes together cover every entry above.
+DEMO_CLASS = {
+    "ana": "perfect",
+    "bruno": ["tiny_net_without_tanh_derivative", "prediction_is_the_true_value", "most_sensitive_output",
+              "polar_transposed", "log_det_sums_exp", "spectral_norm_as_eigenvalue", "fgsm_gradient_not_sign",
+              "saliency_of_prediction", "lipschitz_of_product", "residual_without_identity",
+              "depth_product_of_norms"],
+    "carla": ["tiny_net_tanh_for_its_derivative", "prediction_from_full_jacobian", "most_sensitive_counts_from_one",
+              "polar_without_r", "log_det_of_product", "spectral_norm_squared", "fgsm_wrong_direction",
+              "saliency_without_abs", "lipschitz_frobenius", "residual_scales_columns", "depth_ignores_residual"],
+    "dario": ["tiny_net_with_autograd", "log_det_by_slogdet", "spectral_norm_from_full_jacobian",
+              "fgsm_fills_model_grad"],
+    "elena": "blank",
+}
