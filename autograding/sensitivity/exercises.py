@@ -577,7 +577,7 @@ EXERCISES = [
         name="fgsm", kind="free", answer="matrix",
         reference=value(fgsm_reference),
         visible=lambda: [_fgsm_probe(np.random.default_rng(3), 4, 5, 3,
-                                     label="a batch of 4 inputs of 5 features, 3 classes, eps = 0.1")],
+                                     label="a batch of 4 inputs of 5 features, 3 classes")],
         hidden=fgsm_hidden,
         hint=fgsm_hint,
     ),
