@@ -39,12 +39,12 @@ DETERMINANTS = {"torch.linalg.det", "torch.linalg.slogdet", "torch.det", "torch.
 # right numbers, but a rule of the exercise broken: the engine's policy scores them, not the comparison
 RULE_BREAKERS = {"tiny_net_with_autograd", "prediction_from_full_jacobian", "log_det_by_slogdet",
                  "spectral_norm_from_full_jacobian", "fgsm_fills_model_grad"}
-# the words of the hint that names each mistake
+# the words of the hint that names each mistake (the engine names a missing square root itself)
 HINTS = {
     "tiny_net_without_tanh_derivative": "W2 W1", "tiny_net_tanh_for_its_derivative": "1 - tanh(z)²",
     "most_sensitive_output": "most sensitive output", "most_sensitive_counts_from_one": "one too large",
     "log_det_sums_exp": "sum of the diagonal entries exp(s)", "log_det_of_product": "float64's range",
-    "spectral_norm_as_eigenvalue": "largest |eigenvalue|", "spectral_norm_squared": "σ_max²",
+    "spectral_norm_as_eigenvalue": "largest |eigenvalue|",
     "fgsm_gradient_not_sign": "gradient itself", "fgsm_wrong_direction": "steps down the loss",
     "saliency_of_prediction": "predicted class", "saliency_without_abs": "signed derivatives",
     "lipschitz_of_product": "product of the matrices", "lipschitz_frobenius": "Frobenius",

@@ -462,8 +462,7 @@ def spectral_norm_hint(probe, got, expected):
         return None
     J = torch.func.jacrev(f)(x)
     candidates = [("this is the Frobenius norm of J, which counts every direction J stretches, not only the largest",
-                   float(torch.linalg.norm(J))),
-                  ("this is σ_max², the top eigenvalue of JᵀJ: take its square root", float(expected) ** 2)]
+                   float(torch.linalg.norm(J)))]
     if J.shape[0] == J.shape[1]:
         candidates.append(("this is the largest |eigenvalue| of J (power iteration on J alone); iterate on JᵀJ, "
                            "a jvp followed by a vjp", float(torch.linalg.eigvals(J).abs().max())))

@@ -124,10 +124,13 @@ def spectral_norm(f, x, iters=200):
 def spectral_norm(f, x, iters=200):
     _, pullback = torch.func.vjp(f, x)
     v = torch.randn_like(x)
+    estimate = 0.0
     for _ in range(iters):
         w = pullback(torch.func.jvp(f, (x,), (v / v.norm(),))[1])[0]
-        estimate = float(w.norm())
+        previous, estimate = estimate, float(w.norm())
         v = w
+        if abs(estimate - previous) <= 1e-12 * estimate:
+            break
     return estimate
 """),
     mistake(name="spectral_norm_from_full_jacobian", exercise="spectral_norm",
