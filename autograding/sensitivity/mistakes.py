@@ -112,10 +112,13 @@ def coupling_log_det(W, b, x):
 
 def spectral_norm(f, x, iters=200):
     v = torch.randn_like(x)
+    estimate = 0.0
     for _ in range(iters):
-        Jv = torch.func.jvp(f, (x,), (v / v.norm(),))[1]
-        v = Jv
-    return float(v.norm())
+        v = torch.func.jvp(f, (x,), (v / v.norm(),))[1]
+        previous, estimate = estimate, float(v.norm())
+        if abs(estimate - previous) <= 1e-12 * estimate:
+            break
+    return estimate
 """),
     mistake(name="spectral_norm_squared", exercise="spectral_norm",
             description="returns the top eigenvalue of JᵀJ, σ², without the square root",
