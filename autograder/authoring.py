@@ -4,9 +4,9 @@ A course keeps one ``exercises.py`` per assignment (see ``course.py`` for where)
 its list ``EXERCISES`` from these few functions, all by keyword::
 
     EXERCISES = [
-        exercise(name="layer_jacobian", kind="by hand", answer="matrix",
-                 reference=jacobian(layer, wrt="x"),
-                 visible=[probe(W, b, x, "relu", label="the layer from the notes")],
+        exercise(name="softmax_jacobian", kind="by hand", answer="matrix",
+                 reference=jacobian(softmax, wrt="z"),
+                 visible=[probe(T([1.0, 2.0, 3.0]), label="z = (1, 2, 3)")],
                  hidden=lambda rng: [...]),
     ]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-TEST_PREFIX = "test_"       # an autograded test cell `test_<name>` grades registry exercise <name>
+TEST_PREFIX = "test_"       # an autograded test cell `test_<name>` grades the declared exercise <name>
 
 
 def meta(cell) -> dict:

@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .startup import skip_unused_grammar
     skip_unused_grammar()
-    from .gradebook import load_course
+    from .coursedir import load_course
 
     if args.command == "grade":
         import time
         from . import batch
+        from .summary import print_summary
         t0 = time.monotonic()
         if args.workers is not None and args.workers < 1:
             print("autograder: --workers must be at least 1", file=sys.stderr)
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         finally:
             lock.close()
-        batch.print_summary(summary)
+        print_summary(summary)
         if args.profile_json:
             import json
             with open(args.profile_json, "w") as fh:

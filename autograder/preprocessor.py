@@ -7,7 +7,7 @@ time limit, ``--no-execute`` switches it off, and a notebook whose kernel does n
 fails as it would stock. nbgrader still does everything around it (sanitising, restoring the
 instructor's cells from the gradebook, copying files, SaveAutoGrades, late penalties, the
 gradebook), but the notebook runs in a confined child forked from our zygote, and every test
-cell is scored on this side: from autograd references for the registry's exercises, by
+cell is scored on this side: from autograd references for the course's declared exercises, by
 running the instructor's code here for the others. The score nbgrader's SaveAutoGrades then
 reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
 
@@ -124,7 +124,8 @@ class SubmissionExporter(NotebookExporter):
         self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
 
     def from_filename(self, filename, resources=None, **kw):
-        from autograder.grade_notebook import BadSubmission, plan_cells, read_submission
+        from autograder.cell_plan import plan_cells
+        from autograder.submission import BadSubmission, read_submission
 
         resources = resources if resources is not None else {}
         info = resources.get("nbgrader", {})

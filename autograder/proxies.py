@@ -1,6 +1,6 @@
 """On the grader's side: the student's objects as proxies that ask the sandbox child.
 
-A test cell the registry does not know runs here (``trusted_tests.py``). The names it reads
+A test cell no declaration covers runs here (``trusted_tests.py``). The names it reads
 from the notebook, and whatever it does with them, become requests to the child
 (``sandbox/remote.py``), which answers with plain data: numbers, strings, numpy arrays,
 tensors, lists, tuples, dicts and sets are rebuilt here as our own objects, so the test

@@ -11,8 +11,8 @@ Used by ``make demo``, the test suite, the benchmark and the browser tests::
 
     from autograder import samples, scaffold
     course = scaffold.make_course(tmp_path / "course")
-    samples.write_class(course, {"ada": "perfect", "bob": ["transposed_jacobian"], "cy": "blank"},
-                        assignment="jacobians")               # -> submitted/<id>/jacobians/
+    samples.write_class(course, {"ada": "perfect", "bob": ["a_mistake_name"], "cy": "blank"},
+                        assignment="hw1")                     # -> submitted/<id>/hw1/
 
 Nothing here runs student code; it only edits notebook JSON.
 """

@@ -1,4 +1,4 @@
-"""An instructor's test cell that the registry does not know, run on the grader's side.
+"""An instructor's test cell that no declaration covers, run on the grader's side.
 
 Its code is the instructor's (the gradebook's copy, never the student's), so it runs here, in
 the trusted process; the student's functions and values are reached through proxies

@@ -72,7 +72,7 @@ class Expected:
     """The reference for one probe.
 
     ``value`` is the autograd result (float64 array, a tuple for shapes, a float for
-    fractions). Exercises graded by a property (``dead_input``) set ``check`` instead: a
+    fractions). Exercises graded by a property (``authoring.satisfies``) set ``check`` instead: a
     function ``check(array) -> (passed, diagnosis, message)``; ``describe`` says in words what
     was expected.
     """

@@ -1,7 +1,9 @@
 """Stock `nbgrader autograde` vs `autograder grade` on one synthetic class, in the same run.
 
-    .venv/bin/python bench/bench_autograde.py [--students 40] [--workers N] [--keep DIR]
-                                              [--stock-sample K] [--skip-stock]
+    .venv/bin/python bench/bench_autograde.py [--assignment NAME ...] [--students 40 8]
+                                              [--workers N] [--keep DIR] [--stock-sample K] [--skip-stock]
+
+For every assignment with typical mistakes (or the ones named) and every class size:
 
 1. builds a course (scaffold.make_course + `nbgrader generate_assignment`) and a class of
    N students cycling through the perfect solution, every typical mistake of
@@ -96,22 +98,11 @@ def run_fast(course: Path, assignment: str, workers: int | None) -> tuple[float,
     return elapsed, json.loads(profile_path.read_text())
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--students", type=int, default=40)
-    ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--assignment", default="jacobians")
-    ap.add_argument("--stock-sample", type=int, default=None, metavar="K",
-                    help="time stock on K students only and EXTRAPOLATE (labelled as such)")
-    ap.add_argument("--skip-stock", action="store_true", help="time the fast path only")
-    ap.add_argument("--keep", default=None, metavar="DIR", help="build the courses here and keep them")
-    args = ap.parse_args(argv)
-
-    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-autograde-"))
-    base.mkdir(parents=True, exist_ok=True)
-    a = args.assignment
-    print(f"building a class of {args.students} students in {base} ...", flush=True)
-    template = build_course(base / "template", args.students, a)
+def measure(assignment: str, students: int, args, base: Path) -> dict:
+    """Grade one synthetic class of ``students`` both ways; print and return the numbers."""
+    a = assignment
+    print(f"\n=== {a}, {students} students: building the class in {base} ...", flush=True)
+    template = build_course(base / "template", students, a)
     n_nb = sum(1 for _ in (template / "submitted").glob(f"*/{a}/*.ipynb"))
     stock_course = base / "stock"
     fast_course = base / "fast"
@@ -120,7 +111,7 @@ def main(argv=None) -> int:
             shutil.rmtree(d)
         shutil.copytree(template, d)
 
-    result: dict = {"students": args.students, "notebooks": n_nb, "cores": os.cpu_count()}
+    result: dict = {"assignment": a, "students": students, "notebooks": n_nb, "cores": os.cpu_count()}
     print(f"autograder grade ({n_nb} notebooks) ...", flush=True)
     fast_s, profile = run_fast(fast_course, a, args.workers)
     result.update(fast_seconds=fast_s, fast_profile=profile)
@@ -129,7 +120,7 @@ def main(argv=None) -> int:
     if not args.skip_stock:
         sample = None
         if args.stock_sample:
-            sample = sorted(roster(args.students))[:args.stock_sample]
+            sample = sorted(roster(students, template / "source" / a))[:args.stock_sample]
         n_stock = (sum(1 for s in sample for _ in (stock_course / "submitted" / s / a).glob("*.ipynb"))
                    if sample else n_nb)
         print(f"stock nbgrader autograde ({n_stock} notebooks, a kernel each) ...", flush=True)
@@ -162,22 +153,53 @@ def main(argv=None) -> int:
 
     print("\nwhere the fast path's time goes (wall time of the `autograder grade` process):")
     t = profile["timings"]
-    workers = profile["scheduler"]
     print(f"  interpreter start, imports, exit    {fast_s - profile['elapsed']:7.2f} s")
     print(f"  loading nbgrader config             {profile['load_config']:7.2f} s   (workers start meanwhile)")
-    print(f"  planning, grading, writing          {profile['elapsed'] - profile['load_config']:7.2f} s   [{workers}]")
+    print(f"  planning, grading, writing          {profile['elapsed'] - profile['load_config']:7.2f} s   "
+          f"[{profile['scheduler']}]")
     print("  summed over notebooks (worker-side, overlapping across workers):")
     for k, v in sorted(t.items(), key=lambda kv: -kv[1]):
-        per = ("student", args.students) if k.startswith("worker_total ") else ("notebook", profile["graded"])
+        per = ("student", students) if k.startswith("worker_total ") else ("notebook", profile["graded"])
         print(f"    {k:<34} {v:8.2f} s  ({v / max(1, per[1]):.3f} s per {per[0]})")
+    return result
 
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, nargs="+", default=[40, 8], metavar="N",
+                    help="class sizes to measure (default: 40 and 8)")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--assignment", action="append", default=None, metavar="NAME",
+                    help="repeatable; default: every assignment of the course with typical mistakes")
+    ap.add_argument("--stock-sample", type=int, default=None, metavar="K",
+                    help="time stock on K students only and EXTRAPOLATE (labelled as such)")
+    ap.add_argument("--skip-stock", action="store_true", help="time the fast path only")
+    ap.add_argument("--keep", default=None, metavar="DIR", help="build the courses here and keep them")
+    args = ap.parse_args(argv)
+
+    assignments = args.assignment or [p.name for p in sorted((REPO / "source").iterdir())
+                                      if samples.catalogue(str(REPO), p.name).mistakes]
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-autograde-"))
+    results = []
+    for a in assignments:
+        for n in args.students:
+            base = root / f"{a}-{n}"
+            base.mkdir(parents=True, exist_ok=True)
+            results.append(measure(a, n, args, base))
+            if not args.keep:
+                shutil.rmtree(base, ignore_errors=True)
+
+    print("\nsummary (ratios measured within this run):")
+    for r in results:
+        ratio = f"{r['ratio']:6.1f}x" if "ratio" in r else "   n/a"
+        stock = f"{r['stock_total']:7.1f} s ({r['stock_label']})" if "stock_total" in r else "not measured"
+        print(f"  {r['assignment']:<12} {r['students']:>3} students  autograder {r['fast_seconds']:6.1f} s  "
+              f"stock {stock}  speed-up {ratio}")
     os.makedirs(REPO / "bench" / "results", exist_ok=True)
     out = REPO / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=1, default=str))
+    out.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nresults: {out}")
-    if not args.keep:
-        shutil.rmtree(base, ignore_errors=True)
-    return 1 if result.get("cell_differences") else 0
+    return 1 if any(r.get("cell_differences") for r in results) else 0
 
 
 def _same(a, b) -> bool:

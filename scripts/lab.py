@@ -33,8 +33,9 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.coursedir import Course, load_course
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,57 +54,16 @@ INSTRUCTOR_ONLY_PLUGINS = (
 NBGRADER_LABEXTENSION = "@jupyter/nbgrader"
 
 
-@dataclass
-class CourseSettings:
-    root: Path
-    course_id: str
-    exchange_root: Path
-    db_url: str
-
-
-def _configured(section, name, default):
-    """A value from a traitlets Config section, or `default` when the file didn't set it."""
-    if name in section:
-        value = section[name]
-        if isinstance(value, (str, bool, int, float)):
-            return value
-    return default
-
-
-def course_settings(course_root: Path) -> CourseSettings:
-    """Read course id, exchange root and gradebook the way nbgrader itself reads them.
-
-    nbgrader loads `nbgrader_config.py` from the Jupyter config path and from the current
-    directory; the course's file may derive values from environment variables, so it is
-    evaluated here rather than parsed.
-    """
-    from nbgrader.apps.baseapp import NbGrader
-
+def lab_course(course_root: Path) -> Course:
+    """The course nbgrader sees from `course_root`, which must hold its nbgrader_config.py and
+    name a course id (the Lab's Assignment List and the students' config need one)."""
     course_root = course_root.resolve()
     if not (course_root / "nbgrader_config.py").is_file():
         raise SystemExit(f"error: no nbgrader_config.py in {course_root}; is that the course root?")
-    previous = os.getcwd()
-    os.chdir(course_root)
-    try:
-        app = NbGrader()
-        app.log.setLevel("ERROR")
-        app.load_config_file()
-        config = app.config
-    finally:
-        os.chdir(previous)
-    course_id = _configured(config.CourseDirectory, "course_id", "")
-    if not course_id:
+    course = load_course(str(course_root))
+    if not course.course_id:
         raise SystemExit("error: nbgrader_config.py sets no CourseDirectory.course_id")
-    exchange_root = _configured(config.Exchange, "root", "/srv/nbgrader/exchange")
-    root = Path(_configured(config.CourseDirectory, "root", str(course_root)))
-    if not root.is_absolute():
-        root = course_root / root
-    db_url = _configured(config.CourseDirectory, "db_url", f"sqlite:///{root / 'gradebook.db'}")
-    exchange = Path(exchange_root)
-    if not exchange.is_absolute():
-        exchange = course_root / exchange
-    return CourseSettings(root=root.resolve(), course_id=course_id,
-                          exchange_root=exchange.resolve(), db_url=db_url)
+    return course
 
 
 def free_port(ip: str) -> int:
@@ -121,7 +81,7 @@ def port_is_free(ip: str, port: int) -> bool:
         return True
 
 
-def write_student_config(student_root: Path, student_id: str, course: CourseSettings) -> Path:
+def write_student_config(student_root: Path, student_id: str, course: Course) -> Path:
     """The student's own nbgrader_config.py: which course, which exchange, which id.
 
     On a JupyterHub each student is an OS user and nbgrader takes the id from the user
@@ -181,7 +141,7 @@ def wait_until_ready(base: str, token: str, proc: subprocess.Popen, timeout: flo
     raise SystemExit(f"error: jupyter lab did not answer on {base} within {timeout:.0f} s")
 
 
-def check_extensions(base: str, token: str, course: CourseSettings, student: bool) -> list[tuple[str, bool, str]]:
+def check_extensions(base: str, token: str, course: Course, student: bool) -> list[tuple[str, bool, str]]:
     """Ask the running server whether each nbgrader piece is there; (name, ok, detail)."""
     import nbgrader
 
@@ -276,23 +236,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    course = course_settings(args.course_root)
+    course = lab_course(args.course_root)
+    exchange_root = Path(course.exchange_root).resolve()
     student = bool(args.student)
     if student and ("*" in args.student or "+" in args.student or "/" in args.student):
         raise SystemExit("error: a student id may not contain '*', '+' or '/'")
 
     # nbgrader's release creates the exchange (mode 0777) on the first release; until then
     # the Assignment List reports it missing.  The instructor creates it up front, the same way.
-    if not student and not course.exchange_root.exists():
-        course.exchange_root.mkdir(parents=True)
-        course.exchange_root.chmod(0o777)
-        print(f"created the exchange {course.exchange_root}")
+    if not student and not exchange_root.exists():
+        exchange_root.mkdir(parents=True)
+        exchange_root.chmod(0o777)
+        print(f"created the exchange {exchange_root}")
 
     if student:
-        root = (args.student_root or course.root / "artifacts" / "lab" / "students" / args.student).resolve()
+        root = (args.student_root or Path(course.root) / "artifacts" / "lab" / "students" / args.student).resolve()
         write_student_config(root, args.student, course)
     else:
-        root = course.root
+        root = Path(course.root)
 
     port = args.port
     if port == 0:  # "any free port"
@@ -354,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   Open:   {base}/lab?token={token}",
             f"   Token:  {token}   (paste it if the login page asks)",
             f"   Root:   {root}",
-            f"   Exchange: {course.exchange_root}",
+            f"   Exchange: {exchange_root}",
         ]
         if not student:
             lines.append(f"   Gradebook: {course.db_url}")

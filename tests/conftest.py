@@ -14,6 +14,8 @@ Session-scoped and read-only unless said otherwise; copy before modifying.
                           graded by `autograder grade`, and ada's feedback generated
 * ``postgres``         -- a throw-away PostgreSQL server on 127.0.0.1 (tests/pgcluster.py);
                           ``postgres.create_database(name)`` returns a fresh database's URL
+* ``grader``, ``wrong_baseline`` -- the hostile-submission tests' course, sandbox and baseline
+                          (tests/hostile_harness.py, loaded as a plugin below)
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ if str(REPO) not in sys.path:
 
 from autograder import samples, scaffold# noqa: E402
 import jacobians_course
+
+pytest_plugins = ["hostile_harness"]
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +98,7 @@ REPORT_CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian"
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, course_template) -> Path:
     from autograder import batch
-    from autograder.gradebook import load_course
+    from autograder.coursedir import load_course
 
     root = tmp_path_factory.mktemp("graded-class") / "course"
     shutil.copytree(course_template, root)

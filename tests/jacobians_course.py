@@ -22,3 +22,4 @@ CATALOGUE = samples.catalogue(str(REPO_ROOT), ASSIGNMENT)
 MISTAKES = CATALOGUE.mistakes
 DEMO_CLASS = CATALOGUE.demo_class
 DEMO_LATE = CATALOGUE.demo_late
+TAUGHT = list(dict.fromkeys(e.notebook for e in EXERCISES.values()))   # the notebooks in the order declared

@@ -13,11 +13,12 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ports import free_port
 
 SUPERUSER = "grader"
 RUN_AS_WHEN_ROOT = "nobody"
@@ -41,12 +42,6 @@ def why_unavailable() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class PostgresCluster:
     root: Path
@@ -58,7 +53,7 @@ class PostgresCluster:
     def start(cls) -> "PostgresCluster":
         user = RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="autograder-pg-"))
-        cluster = cls(root=root, port=_free_port(), password=secrets.token_hex(16), user=user)
+        cluster = cls(root=root, port=free_port(), password=secrets.token_hex(16), user=user)
         if user:
             entry = pwd.getpwnam(user)
             os.chown(root, entry.pw_uid, entry.pw_gid)

@@ -22,7 +22,7 @@ import pytest
 
 from autograder import batch, localpool, samples, scaffold, secrets
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 
 VENV_BIN = Path(sys.executable).parent
@@ -294,7 +294,7 @@ def test_resume_after_kill_9(course):
         submit(course, f"s{i}", {"one": "# score: 1\n# sleep 0.4", "two": "# score: 0.5"})
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from autograder import batch; from autograder.gradebook import load_course\n"
+        "from autograder import batch; from autograder.coursedir import load_course\n"
         "batch.grade(load_course(%r), %r, workers=2, grader=%r, seeds=lambda s, n: {}, tty=False)\n"
     ) % (str(Path(__file__).parent), str(course), ASG, FAKE)
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,

@@ -12,8 +12,9 @@ from types import SimpleNamespace
 
 from traitlets.config import Config
 
-from autograder import batch, cli
+from autograder import cli
 from autograder.jobs import Limits, NotebookJob, NotebookResult
+from autograder.progress import Progress
 
 from test_batch import ASG, FAKE, course, grades, submit, template_course  # noqa: F401  (fixtures)
 
@@ -101,7 +102,7 @@ def test_limits_from_options():
 
 def test_progress_bar_on_a_tty():
     buf = io.StringIO()
-    prog = batch.Progress(3, buf, tty=True)
+    prog = Progress(3, buf, tty=True)
     job = NotebookJob(ASG, "s", "one", "/x", "{}", {})
     for _ in range(3):
         prog.update(job, NotebookResult(ASG, "s", "one", "graded", None), "1/1")

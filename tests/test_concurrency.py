@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import BUSY
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 from test_batch import ASG, FAKE, VENV_BIN, submit, template_course  # noqa: F401  (fixture)
 
 TESTS = str(Path(__file__).parent)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,8 +18,9 @@ import pytest
 
 from autograder import batch, scaffold
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
+from ports import free_port
 from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401
                         template_course)
 
@@ -28,15 +28,9 @@ DASK = str(Path(sys.executable).parent / "dask")
 TESTS = str(Path(__file__).parent)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     workdir = tmp_path_factory.mktemp("dask-workers")
     env = dict(os.environ, PYTHONPATH=TESTS, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
@@ -105,3 +99,13 @@ def test_dask_failed_task_is_isolated(cluster, course):  # noqa: F811
     g = grades(course)
     assert g[("frank", "one", "test_alpha")] == (2.0, False)
     assert g[("alice", "two", "test_beta")] == (3.0, False)
+
+
+def test_a_new_assignment_needs_nothing_installed_on_running_workers(cluster, tmp_path):
+    """The workers started before this assignment existed: its declarations travel with the jobs."""
+    from test_authoring import ASSIGNMENT as NEW, build_course
+    root = build_course(tmp_path / "course")
+    summary = batch.grade(load_course(str(root)), NEW, scheduler=cluster, tty=False)
+    assert not summary.failed, summary.failed
+    scores = {student: row["test_softmax_jacobian"] for student, row in scaffold.gradebook_scores(root, NEW).items()}
+    assert scores == {"ada": 2.0, "bo": 0.0, "cy": 0.0, "dee": 0.0}

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from autograder import batch, samples, scaffold, secrets
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 from autograder.jobs import Limits
 
 ASG = jacobians_course.ASSIGNMENT

@@ -22,7 +22,7 @@ import pytest
 
 from autograder import batch, samples, scaffold
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import lateness, report, scaffold
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 from test_batch import ASG, FAKE, run, submit, template_course  # noqa: F401  (fixtures)
 from test_cli import cli_run

@@ -8,7 +8,7 @@ import pytest
 
 from autograder import report, scaffold
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 

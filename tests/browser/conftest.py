@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,10 +31,13 @@ from pathlib import Path
 
 import pytest
 
+from autograder.coursedir import Course, load_course
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "browser"
 from answers import ASSIGNMENT, STUDENT
+from ports import free_port
 VENV_BIN = Path(sys.executable).parent
 
 CHROMIUM_ARGS = [
@@ -169,12 +171,6 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
         kill_tree(proc)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class LabServer:
     name: str
@@ -211,21 +207,25 @@ class LabServer:
 
 
 @dataclass
-class Course:
+class LabSession:
+    """The browser tests' world: the course (as the servers read it), the student's folder and
+    the two Lab servers, all under one temp dir with its own environment."""
     tmp: Path
     env: dict
     home: Path
-    course: Path
-    exchange: Path
+    course: Course
     student_root: Path
     instructor: LabServer = None
     student: LabServer = None
-    course_id: str = ""
     procs: list = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.course.root)
 
     def run(self, *cmd: str, cwd: Path | None = None, check: bool = True, timeout: float = 600,
             env: dict | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(c) for c in cmd], cwd=cwd or self.course, env=env or self.env,
+        result = subprocess.run([str(c) for c in cmd], cwd=cwd or self.root, env=env or self.env,
                                 capture_output=True, text=True, timeout=timeout,
                                 start_new_session=True)
         if check and result.returncode != 0:
@@ -237,7 +237,18 @@ class Course:
         return self.run(VENV_BIN / "nbgrader", *args, **kw)
 
     def inbound(self) -> list[Path]:
-        return sorted((self.exchange / self.course_id / "inbound").glob(f"{STUDENT}+{ASSIGNMENT}+*"))
+        inbound = Path(self.course.exchange_root) / self.course.course_id / "inbound"
+        return sorted(inbound.glob(f"{STUDENT}+{ASSIGNMENT}+*"))
+
+
+def _course_as_the_servers_see_it(root: Path, env: dict) -> Course:
+    """nbgrader_config.py reads NBGRADER_* variables: load the course in the servers' environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in set(os.environ) - set(env):
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return load_course(str(root))
 
 
 def _clean_env(tmp: Path) -> dict:
@@ -277,12 +288,12 @@ def _clean_env(tmp: Path) -> dict:
     return env
 
 
-def _start_lab(c: Course, name: str, root: Path, *extra: str) -> LabServer:
+def _start_lab(c: LabSession, name: str, root: Path, *extra: str) -> LabServer:
     server = LabServer(name=name, root=root, port=free_port(), token=f"token-{name}-{os.getpid()}",
                        log=c.tmp / f"lab-{name}.log")
     with open(server.log, "w") as log:
         server.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "scripts" / "lab.py"), "--course-root", str(c.course),
+            [sys.executable, str(REPO / "scripts" / "lab.py"), "--course-root", str(c.root),
              "--port", str(server.port), "--token", server.token, *extra],
             cwd=c.tmp, env=c.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     c.procs.append(server.proc)
@@ -294,20 +305,20 @@ def lab_course(tmp_path_factory):
     """A released course with an instructor's Lab and a student's Lab running on it."""
     tmp = tmp_path_factory.mktemp("browser-course")
     env = _clean_env(tmp)
-    c = Course(tmp=tmp, env=env, home=tmp / "home", course=tmp / "course", exchange=tmp / "exchange",
-               student_root=tmp / "students" / STUDENT)
-    c.course.mkdir()
-    shutil.copytree(REPO / "source", c.course / "source")
-    shutil.copy2(REPO / "nbgrader_config.py", c.course / "nbgrader_config.py")
+    root = tmp / "course"
+    root.mkdir()
+    shutil.copytree(REPO / "source", root / "source")
+    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    c = LabSession(tmp=tmp, env=env, home=tmp / "home", course=_course_as_the_servers_see_it(root, env),
+                   student_root=tmp / "students" / STUDENT)
     try:
         c.nbgrader("generate_assignment", ASSIGNMENT, "--force")
         c.nbgrader("release_assignment", ASSIGNMENT, "--force")
         c.nbgrader("db", "student", "add", STUDENT, "--first-name", "Alice", "--last-name", "Liddell")
-        released = list((c.exchange).glob(f"*/outbound/{ASSIGNMENT}"))
-        assert released, f"release_assignment put nothing under {c.exchange}"
-        c.course_id = released[0].parent.parent.name
+        released = Path(c.course.exchange_root) / c.course.course_id / "outbound" / ASSIGNMENT
+        assert released.is_dir(), f"release_assignment put nothing in {released}"
 
-        c.instructor = _start_lab(c, "instructor", c.course)
+        c.instructor = _start_lab(c, "instructor", c.root)
         c.student = _start_lab(c, "student", c.student_root, "--student", STUDENT,
                                "--student-root", str(c.student_root))
         for server in (c.instructor, c.student):
@@ -388,7 +399,7 @@ def new_page(chromium, shots, request):
         context.close()
 
 
-def submit_with_cli(c: Course) -> None:
+def submit_with_cli(c: LabSession) -> None:
     """Alice's submission made with nbgrader's CLI -- the same answers the student test types.
 
     Used by the instructor's test when it runs without the student's test before it.

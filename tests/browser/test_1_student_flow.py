@@ -32,7 +32,7 @@ def test_student_fetches_answers_validates_and_submits(lab_course, new_page, sho
     labui.open_assignment_list(page)
     released = labui.assignment_rows(page, "released", 1)
     expect(released.locator(".item_name")).to_have_text(ASSIGNMENT)
-    expect(released.locator(".item_course")).to_have_text(c.course_id)
+    expect(released.locator(".item_course")).to_have_text(c.course.course_id)
     shots(page, "assignment list released")
     released.locator(".item_status button", has_text="Fetch").click()
 
@@ -43,7 +43,7 @@ def test_student_fetches_answers_validates_and_submits(lab_course, new_page, sho
     notebooks = page.locator(f"#fetched_assignments_list .collapse.in .list_item .item_name")
     expect(notebooks.filter(has_text=re.compile(f"^{answers.NOTEBOOK}$"))).to_have_count(1)
     for name in ("chain_rule", "dead_neurons", "sigmoid_saturation"):
-        if (c.course / "source" / ASSIGNMENT / f"{name}.ipynb").exists():
+        if (c.root / "source" / ASSIGNMENT / f"{name}.ipynb").exists():
             expect(notebooks.filter(has_text=re.compile(f"^{name}$"))).to_have_count(1)
     shots(page, "assignment fetched")
 

@@ -35,7 +35,7 @@ def gradebook_scores(c) -> tuple[float, float, float | None]:
     """(total score, autograded score of the notebook, manual score of the explanation)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{c.course / 'gradebook.db'}") as gb:
+    with Gradebook(c.course.db_url) as gb:
         submission = gb.find_submission(ASSIGNMENT, STUDENT)
         nb = gb.find_submission_notebook(answers.NOTEBOOK, ASSIGNMENT, STUDENT)
         manual = gb.find_grade("explain_jacobian_entry", answers.NOTEBOOK, ASSIGNMENT, STUDENT)
@@ -71,7 +71,7 @@ def test_instructor_collects_grades_and_returns_feedback(lab_course, new_page, s
     expect(modal).to_contain_text(STUDENT)
     shots(page, "collected")
     close_modal(fg)
-    assert (c.course / "submitted" / STUDENT / ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").is_file()
+    assert (c.root / "submitted" / STUDENT / ASSIGNMENT / f"{answers.NOTEBOOK}.ipynb").is_file()
 
     # --- grade with the course's grader (CLI) ---------------------------------------------
     used = grade(c)

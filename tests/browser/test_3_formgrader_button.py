@@ -30,12 +30,12 @@ KILLER = "import os, signal\n\ndef numerical_jacobian(f, x, h=1e-5):\n    os.kil
 def _hand_in(c) -> None:
     from autograder import samples, scaffold
 
-    nb = samples.submission("perfect", release_dir=c.course / "release" / ASSIGNMENT,
-                            source_dir=c.course / "source" / ASSIGNMENT)["jacobian"]
+    nb = samples.submission("perfect", release_dir=c.root / "release" / ASSIGNMENT,
+                            source_dir=c.root / "source" / ASSIGNMENT)["jacobian"]
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "numerical_jacobian":
             cell.source = KILLER
-    folder = c.course / "submitted" / MALLORY / ASSIGNMENT
+    folder = c.root / "submitted" / MALLORY / ASSIGNMENT
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / "jacobian.ipynb")
     (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
@@ -54,13 +54,13 @@ def test_formgrader_button_scores_like_autograder_grade(lab_course, tmp_path):
     c = lab_course
     _hand_in(c)
     copy = tmp_path / "course"
-    shutil.copytree(c.course, copy)
+    shutil.copytree(c.root, copy)
 
     reply = _press_autograde(c.instructor, MALLORY)
     assert reply["success"], reply.get("error") or reply.get("log")
     c.run(VENV_BIN / "autograder", "grade", ASSIGNMENT, "--student", MALLORY, cwd=copy, timeout=600)
 
-    button = {k: v for k, v in scaffold.gradebook_cells(c.course, ASSIGNMENT).items() if k[0] == MALLORY}
+    button = {k: v for k, v in scaffold.gradebook_cells(c.root, ASSIGNMENT).items() if k[0] == MALLORY}
     fast = {k: v for k, v in scaffold.gradebook_cells(copy, ASSIGNMENT).items() if k[0] == MALLORY}
     assert button == fast
     assert button[(MALLORY, "jacobian", "test_jacobian_by_hand")] == 3.0

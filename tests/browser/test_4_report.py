@@ -6,7 +6,7 @@ import pytest
 
 from autograder import report
 import jacobians_course
-from autograder.gradebook import load_course
+from autograder.coursedir import load_course
 
 
 @pytest.fixture(scope="module")

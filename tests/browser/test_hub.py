@@ -38,7 +38,8 @@ from playwright.sync_api import Page, expect
 import answers
 import labui
 from answers import ASSIGNMENT, NOTEBOOK
-from conftest import ARTIFACTS, REPO, _clean_env, free_port, kill_tree
+from conftest import ARTIFACTS, REPO, _clean_env, kill_tree
+from ports import free_port
 
 HUB_DIR = REPO / "deploy" / "hub"
 sys.path.insert(0, str(HUB_DIR))
