@@ -38,7 +38,7 @@ DETERMINANTS = {"torch.linalg.det", "torch.linalg.slogdet", "torch.det", "torch.
                 "numpy.linalg.slogdet"}
 # right numbers, but a rule of the exercise broken: the engine's policy scores them, not the comparison
 RULE_BREAKERS = {"tiny_net_with_autograd", "prediction_from_full_jacobian", "log_det_by_slogdet",
-                 "spectral_norm_from_full_jacobian", "fgsm_fills_model_grad"}
+                 "fgsm_fills_model_grad"}
 # the words of the hint that names each mistake (the engine names a missing square root itself)
 HINTS = {
     "tiny_net_without_tanh_derivative": "W2 W1", "tiny_net_tanh_for_its_derivative": "1 - tanh(z)²",

@@ -314,6 +314,10 @@ def _big_square_map(rng, n):
     U, V = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
     U /= np.linalg.norm(U, axis=0)
     V /= np.linalg.norm(V, axis=0)
+    # V leans on U: J gets a dominant real eigenvalue well below σ_max, so power iteration on J
+    # alone (a typical mistake) settles on its wrong value in a few steps instead of wandering
+    V = 0.6 * U + 0.8 * V
+    V /= np.linalg.norm(V, axis=0)
     U *= [4.0, 2.0]                       # the low-rank part's singular values, well apart
     f = DiagonalPlusLowRank(*(torch.from_numpy(a) for a in (d, U, V, rng.uniform(-1.0, 1.0, n))))
     return f, torch.from_numpy(rng.standard_normal(n))
