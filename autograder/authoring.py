@@ -13,7 +13,7 @@ its list ``EXERCISES`` from these few functions, all by keyword::
 A reference is a function ``probe -> Expected`` run on the trusted side only; ``jacobian``,
 ``value`` and ``satisfies`` build the usual ones from a function written in torch whose
 signature mirrors the student's. Points and notebooks are read from the notebooks' test
-cells (``course.bind``), never declared here.
+cells (``declarations.bind``), never declared here.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Exercise:
     hint: Callable[[Probe, np.ndarray, np.ndarray], str | None] | None = None
     forbid: Mapping[str, str] = field(default_factory=dict)   # call name -> why it is not allowed here
     arg_names: tuple[str, ...] = ()     # the student's parameters, named in feedback: the reference's own
-    # read from the notebooks (course.bind), not declared
+    # read from the notebooks (declarations.bind), not declared
     points: float = 0.0
     notebook: str = ""
 

@@ -39,7 +39,7 @@ def grading_context(cwd: str | None = None) -> tuple[str, str]:
     ``instructor``). Environment variables AUTOGRADER_COURSE_ROOT / AUTOGRADER_STUDENT_ID
     override both.
     """
-    from .course import COURSE_ENV, find_course_root
+    from .coursedir import COURSE_ENV, find_course_root
     cwd = os.path.abspath(cwd or os.getcwd())
     root = os.environ.get(COURSE_ENV) or find_course_root(cwd) or cwd
     student = os.environ.get(STUDENT_ENV)
@@ -95,7 +95,7 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 print(f"{name}: expected a function, got {type(fn).__name__} — "
                       f"did you define `{name}` and run its cell?", file=out)
                 return Score(0.0)
-            from .course import find_exercise
+            from .declarations import find_exercise
             try:
                 ex = find_exercise(name)
             except LookupError as exc:

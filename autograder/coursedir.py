@@ -1,5 +1,7 @@
 """The course directory as nbgrader's configuration makes it: where submissions, autograded
-notebooks and the instructor's notebooks live, the gradebook, the course id and the exchange.
+notebooks and the instructor's notebooks live, the gradebook, the course id and the exchange;
+which course a process works for (``course_root``), and where it keeps its exercise
+declarations (``exercises_directory``).
 
 `load_course(root)` reads `nbgrader_config.py` (and the user's Jupyter config) with nbgrader's own
 app machinery, so `autograder`, `scripts/lab.py` and the tests see the course nbgrader sees.
@@ -10,7 +12,59 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from traitlets import Unicode
+from traitlets.config import Configurable
+
 SIDE_DIR = os.path.join(".autograder", "graded")
+
+COURSE_ENV = "AUTOGRADER_COURSE_ROOT"
+EXERCISES_ENV = "AUTOGRADER_EXERCISES"
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseExercises(Configurable):
+    """The course's exercise declarations (read by ``autograder`` and the routed autograde)."""
+
+    directory = Unicode("autograding", help=(
+        "Folder of the course's exercise declarations, one subfolder per assignment holding "
+        "exercises.py (the autograded exercises) and mistakes.py (typical wrong answers for the "
+        "sample class). Relative to the course root.")).tag(config=True)
+
+
+def find_course_root(start: str) -> str | None:
+    """The nearest ancestor of ``start`` (itself included) holding nbgrader_config.py."""
+    path = os.path.abspath(start)
+    while True:
+        if os.path.isfile(os.path.join(path, CONFIG_FILE)):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+# the course checkout this package is installed from (editable), if it is
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def course_root(cwd: str | None = None) -> str | None:
+    """The course this process works for: $AUTOGRADER_COURSE_ROOT, else the course above
+    ``cwd``, else the course checkout this package is installed from (a student's clone)."""
+    return os.environ.get(COURSE_ENV) or find_course_root(cwd or os.getcwd()) or find_course_root(CHECKOUT)
+
+
+def exercises_directory(root: str) -> str:
+    """$AUTOGRADER_EXERCISES (a copy students can read, on a shared hub), else the course's
+    ``CourseExercises.directory`` setting, relative to ``root``."""
+    if os.environ.get(EXERCISES_ENV):
+        return os.environ[EXERCISES_ENV]
+    directory = CourseExercises.directory.default_value
+    config_file = os.path.join(root, CONFIG_FILE)
+    if os.path.isfile(config_file):
+        from traitlets.config.loader import PyFileConfigLoader
+        config = PyFileConfigLoader(CONFIG_FILE, path=root).load_config()
+        directory = CourseExercises(config=config).directory
+    return os.path.join(root, directory)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder import course, feedback
+from autograder import declarations, feedback
 from autograder.authoring import Exercise
 from autograder.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
 from autograder.cells import tested_exercise
@@ -64,7 +64,7 @@ def grade_notebook(job: NotebookJob, sandbox=None) -> NotebookResult:
     except BadSubmission as exc:
         return _unreadable(job, result, str(exc))
     instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
-    exercises = course.bind(course.load(job.declarations), instructor, job.notebook)
+    exercises = declarations.bind(declarations.load(job.declarations), instructor, job.notebook)
     graded = grade_submission(instructor, student, os.path.dirname(job.submitted_path), job.seeds, job.limits,
                               _hide_paths(job), sandbox, job.released_sources, exercises=exercises)
     result.cells, result.problems, result.timings = graded.cells, graded.problems, graded.timings
@@ -84,7 +84,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                      hide_paths: tuple = (), sandbox=None, released: dict[str, str] | None = None,
                      files_out: str | None = None, *, exercises: dict[str, Exercise]) -> GradedNotebook:
     """Run the student's cells in a confined child and grade every test cell on this side:
-    ``exercises`` (``course.bind``) from their declarations, the others by running the
+    ``exercises`` (``declarations.bind``) from their declarations, the others by running the
     instructor's code on the student's values. ``files_out``: where the files the notebook
     creates go (nbgrader's autograded folder)."""
     started = time.monotonic()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import lateness
-from .coursedir import Course, load_course  # noqa: F401  (load_course: some callers still import it from here)
+from .coursedir import Course
 from .files import kind as file_kind
 from .jobs import CellResult, NotebookResult
 

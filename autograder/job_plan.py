@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .cells import released_sources
-from .course import exercises_directory, read_declarations
+from .coursedir import exercises_directory
+from .declarations import read_declarations
 from .jobs import Limits, NotebookJob
 from .summary import Summary
 

@@ -51,7 +51,7 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources):
         # Imported here: nbgrader_config.py loads this module for every nbgrader command,
         # and only autograde needs torch.
-        from autograder import course
+        from autograder.coursedir import exercises_directory
         from autograder.grade_notebook import course_secret_paths, grade_submission
 
         self._check_kernel(nb)
@@ -65,7 +65,7 @@ class SandboxedExecute(Execute):
         exercises = _declared_exercises(coursedir, info, instructor)
         files_dir = resources.get("metadata", {}).get("path")
         limits = limits_from(self.configured_limits(), complete_notebook=self.complete_notebook)
-        graded = grade_submission(instructor, nb, files_dir, seeds, limits, (*course_secret_paths(coursedir.root), course.exercises_directory(coursedir.root)),
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, (*course_secret_paths(coursedir.root), exercises_directory(coursedir.root)),
                                   files_out=files_dir, exercises=exercises)
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
@@ -91,9 +91,10 @@ class SandboxedExecute(Execute):
 
 def _declared_exercises(coursedir, info, instructor) -> dict:
     """The exercises of this notebook graded from the course's declarations (course.py)."""
-    from autograder import course
-    declared = course.load(course.read_declarations(course.exercises_directory(coursedir.root), info["assignment"]))
-    return course.bind(declared, instructor, info["notebook"])
+    from autograder import declarations
+    from autograder.coursedir import exercises_directory
+    declared = declarations.load(declarations.read_declarations(exercises_directory(coursedir.root), info["assignment"]))
+    return declarations.bind(declared, instructor, info["notebook"])
 
 
 UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced

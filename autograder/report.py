@@ -124,7 +124,7 @@ def course_order(course, assignment: str, notebooks: dict[str, list[str]]) -> li
     """(notebook, grade_id) in the order the course teaches them: notebooks in the order the
     course's declarations list their exercises (those without one after, by name), and cells
     in the order of the instructor's notebook."""
-    from .course import assignment_exercises
+    from .declarations import assignment_exercises
 
     taught = list(dict.fromkeys(ex.notebook for ex in assignment_exercises(course.root, assignment).values()))
     nb_rank = {nb: (taught.index(nb) if nb in taught else len(taught), nb) for nb in notebooks}

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence, Union
 
 import nbformat
 
-from . import course
+from .coursedir import exercises_directory
 from .notebook_text import nbgrader_meta, notebook_names, solution_cells, test_points
 
 Spec = Union[str, Sequence[str]]
@@ -76,7 +76,7 @@ class Catalogue:
 @functools.lru_cache(maxsize=None)
 def catalogue(course_root: str, assignment: str) -> Catalogue:
     """The course's typical mistakes for one assignment (empty when it keeps none)."""
-    path = os.path.join(course.exercises_directory(course_root), assignment, CATALOGUE)
+    path = os.path.join(exercises_directory(course_root), assignment, CATALOGUE)
     if not os.path.isfile(path):
         return Catalogue({}, {}, {})
     with open(path, encoding="utf-8") as fh:

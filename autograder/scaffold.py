@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-from .course import CHECKOUT
+from .coursedir import CHECKOUT
 
 REPO_ROOT = Path(CHECKOUT)
 
@@ -89,7 +89,7 @@ def gradebook_cells(course_root: Path, assignment: str) -> dict[tuple, float | b
     (student, notebook, grade_id + ' needs_manual_grade') -> flag, and (student, notebook,
     '<total>') -> the notebook's score. Two gradebooks that agree here agree for nbgrader."""
     from nbgrader.api import Gradebook
-    from autograder.gradebook import load_course
+    from autograder.coursedir import load_course
 
     course = load_course(str(course_root))
     out: dict[tuple, float | bool | None] = {}

@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import course, samples, scaffold, secrets
+from autograder import declarations, samples, scaffold, secrets
 import jacobians_course
 from autograder.cells import grade_id
 from autograder.grade_notebook import grade_notebook
@@ -139,7 +139,7 @@ class Grader:
         source = (self.course / "source" / ASG / f"{notebook}.ipynb").read_text()
         return NotebookJob(ASG, student, notebook, str(self.path(student, notebook)), source,
                            self.seeds(student, notebook), limits=limits,
-                           declarations=course.read_declarations(str(self.course / "autograding"), ASG))
+                           declarations=declarations.read_declarations(str(self.course / "autograding"), ASG))
 
     def grade(self, nb=None, *, raw: bytes | None = None, student: str = "mallory", notebook: str = NB,
               limits: Limits = FAST):

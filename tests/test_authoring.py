@@ -100,11 +100,11 @@ def test_a_new_assignment_is_graded_alike_on_both_paths_without_touching_the_eng
 
 def test_the_engine_names_no_course_exercise():
     """The package is the engine: no exercise of the course's assignments is named in it."""
-    from autograder import course as course_module
+    from autograder import declarations
     names = set()
     for folder in (REPO_ROOT / "autograding").iterdir():
-        names |= {e.name for e in course_module.load(
-            course_module.read_declarations(str(REPO_ROOT / "autograding"), folder.name))}
+        names |= {e.name for e in declarations.load(
+            declarations.read_declarations(str(REPO_ROOT / "autograding"), folder.name))}
     assert names
     for path in (REPO_ROOT / "autograder").rglob("*.py"):
         text = path.read_text()

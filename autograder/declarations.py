@@ -1,11 +1,11 @@
-"""Where a course keeps its autograded exercises, and how the engine loads them.
+"""Loading a course's exercise declarations.
 
 A course is notebooks plus declarations: ``<directory>/<assignment>/exercises.py`` defines
 ``EXERCISES`` with the words of ``authoring.py``. ``directory`` is the ``CourseExercises``
-setting of the course's nbgrader_config.py (default ``autograding`` in the course root),
-outside ``source/<assignment>/`` because nbgrader hands out everything in there. Points and
-notebooks are read from the notebooks' test cells (``bind``); the declarations never repeat
-them. A grading job carries the declarations' text (``Declarations``), so workers load a new
+setting of the course's nbgrader_config.py (``coursedir.exercises_directory``; default
+``autograding`` in the course root), outside ``source/<assignment>/`` because nbgrader hands
+out everything in there. Points and notebooks are read from the notebooks' test cells
+(``bind``); the declarations never repeat them. A grading job carries the declarations' text (``Declarations``), so workers load a new
 exercise without a reinstall and without access to the course directory.
 """
 from __future__ import annotations
@@ -16,72 +16,17 @@ import hashlib
 import os
 import sys
 import types
-
 from typing import TYPE_CHECKING
 
-from traitlets import Unicode
-from traitlets.config import Configurable
-
 from .cells import meta, tested_exercise
+from .coursedir import COURSE_ENV, EXERCISES_ENV, course_root, exercises_directory
 from .jobs import Declarations
+
+DECLARATIONS = "exercises.py"
 
 if TYPE_CHECKING:   # the writer process reads where declarations are without importing torch
     from .authoring import Exercise
 
-COURSE_ENV = "AUTOGRADER_COURSE_ROOT"
-EXERCISES_ENV = "AUTOGRADER_EXERCISES"
-CONFIG_FILE = "nbgrader_config.py"
-DECLARATIONS = "exercises.py"
-
-
-class CourseExercises(Configurable):
-    """The course's exercise declarations (read by ``autograder`` and the routed autograde)."""
-
-    directory = Unicode("autograding", help=(
-        "Folder of the course's exercise declarations, one subfolder per assignment holding "
-        "exercises.py (the autograded exercises) and mistakes.py (typical wrong answers for the "
-        "sample class). Relative to the course root.")).tag(config=True)
-
-
-# ----------------------------------------------------------------------------- finding the course
-
-def find_course_root(start: str) -> str | None:
-    """The nearest ancestor of ``start`` (itself included) holding nbgrader_config.py."""
-    path = os.path.abspath(start)
-    while True:
-        if os.path.isfile(os.path.join(path, CONFIG_FILE)):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-
-
-# the course checkout this package is installed from (editable), if it is
-CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def course_root(cwd: str | None = None) -> str | None:
-    """The course this process works for: $AUTOGRADER_COURSE_ROOT, else the course above
-    ``cwd``, else the course checkout this package is installed from (a student's clone)."""
-    return os.environ.get(COURSE_ENV) or find_course_root(cwd or os.getcwd()) or find_course_root(CHECKOUT)
-
-
-def exercises_directory(root: str) -> str:
-    """$AUTOGRADER_EXERCISES (a copy students can read, on a shared hub), else the course's
-    ``CourseExercises.directory`` setting, relative to ``root``."""
-    if os.environ.get(EXERCISES_ENV):
-        return os.environ[EXERCISES_ENV]
-    directory = CourseExercises.directory.default_value
-    config_file = os.path.join(root, CONFIG_FILE)
-    if os.path.isfile(config_file):
-        from traitlets.config.loader import PyFileConfigLoader
-        config = PyFileConfigLoader(CONFIG_FILE, path=root).load_config()
-        directory = CourseExercises(config=config).directory
-    return os.path.join(root, directory)
-
-
-# ----------------------------------------------------------------------------- loading
 
 class DeclarationError(Exception):
     """The course's declarations are missing or broken; the message says where."""
