@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import course, samples
+from autograder import declarations, samples
+from autograder.coursedir import exercises_directory
 from autograder.notebook_text import solution_cells
 from autograder.authoring import probes
 from course_layout import REPO_ROOT
 
 ASSIGNMENT = "sensitivity"
-EXERCISES = course.assignment_exercises(str(REPO_ROOT), ASSIGNMENT)
-MODULE = course.declarations_module(course.read_declarations(course.exercises_directory(str(REPO_ROOT)), ASSIGNMENT))
+EXERCISES = declarations.assignment_exercises(str(REPO_ROOT), ASSIGNMENT)
+MODULE = declarations.declarations_module(declarations.read_declarations(exercises_directory(str(REPO_ROOT)), ASSIGNMENT))
 MISTAKES = samples.catalogue(str(REPO_ROOT), ASSIGNMENT).mistakes
 SEEDS = (0, 1, 2)
 
