@@ -25,9 +25,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from .policy import KINDS
 from .values import Expected, Probe
 
-KINDS = ("by hand", "matrix-free", "free")
 ANSWERS = ("matrix", "vector", "scalar", "shape", "index", "property")
 
 
@@ -42,17 +42,13 @@ class Exercise:
     hidden: Callable[[np.random.Generator], list[Probe]]
     rtol: float = 1e-5
     atol: float = 1e-8
-    # (probe, got, expected) -> a sentence, for a wrong answer of the right shape
+    # (probe, got, expected) -> a sentence, for a wrong answer of the right shape or type
     hint: Callable[[Probe, np.ndarray, np.ndarray], str | None] | None = None
     forbid: Mapping[str, str] = field(default_factory=dict)   # call name -> why it is not allowed here
     arg_names: tuple[str, ...] = ()     # the student's parameters, named in feedback: the reference's own
     # read from the notebooks (declarations.bind), not declared
     points: float = 0.0
     notebook: str = ""
-
-    @property
-    def by_hand(self) -> bool:
-        return self.kind == "by hand"
 
 
 def exercise(*, name: str, kind: str, answer: str, reference: Callable[[Probe], Expected],

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+# bound here, in the zygote, before any student code: replacing policy.AutogradTracer changes nothing
+from .policy import AutogradTracer
 from .sandbox.wire import MAX_BUFFER_BYTES
-from .values import Outcome, StudentError, Unconvertible
+from .values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
 # The most numbers one answer may hold: one float64 array on the wire. Checked from the shape,
 # before anything is copied: a 10**12-element view of one number costs 8 bytes until then.
@@ -112,10 +114,11 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
     """Convert a student's return value to a PlainValue.
 
     Tensors (any real dtype, with or without requires_grad) and numeric numpy arrays become
-    float64 arrays; python/numpy scalars become int/float; lists and tuples become tuples of
-    plain values, collapsed to one float64 array when they are a rectangular nest of numbers
-    that holds at least one float or another array (a flat tuple of ints, like a shape, stays
-    a tuple of ints). Anything else is ``Unconvertible``.
+    float64 arrays, except 0-d integer ones, which become ints (an index); python/numpy scalars
+    become int/float; lists and tuples become tuples of plain values, collapsed to one float64
+    array when they are a rectangular nest of numbers that holds at least one float or another
+    array (a flat tuple of ints, like a shape, stays a tuple of ints). Anything else is
+    ``Unconvertible``.
     """
     if value is None or isinstance(value, str):
         return value
@@ -132,8 +135,13 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
     if torch is not None and isinstance(value, torch.Size):
         return tuple(int(v) for v in value)
     if torch is not None and isinstance(value, torch.Tensor):
+        if value.ndim == 0 and not (value.dtype.is_floating_point or value.dtype.is_complex
+                                    or value.dtype == torch.bool):
+            return int(value)     # an index, as a 0-d integer tensor
         return _tensor_to_array(value)
     if isinstance(value, np.ndarray):
+        if value.ndim == 0 and value.dtype.kind in "iu":
+            return int(value)
         too_large = _too_large(value, value.shape)
         if too_large:
             return too_large
@@ -207,6 +215,46 @@ def copy_args(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+# ----------------------------------------------------------------------------- modules
+
+def _modules(args: tuple, kwargs: dict) -> list:
+    """The ``torch.nn.Module`` arguments of a call."""
+    import torch
+    return [v for v in (*args, *kwargs.values()) if isinstance(v, torch.nn.Module)]
+
+
+def _module_state(module) -> dict:
+    """What a call may not change: every parameter's and buffer's values, and each parameter's
+    ``.grad`` and ``requires_grad``."""
+    state = {name: t.detach().clone() for name, t in module.state_dict(keep_vars=True).items()}
+    grads = {name: (None if p.grad is None else p.grad.detach().clone(), p.requires_grad)
+             for name, p in module.named_parameters()}
+    return {"values": state, "grads": grads}
+
+
+def _module_changed(module, before: dict) -> str | None:
+    """How the call changed ``module`` (see ``_module_state``), or None."""
+    import torch
+    model = f"the model you were given ({type(module).__name__})"
+    after = module.state_dict(keep_vars=True)
+    for name, old in before["values"].items():
+        new = after.get(name)
+        if new is None or not torch.equal(new.detach(), old):
+            return (f"your function changed {model}: `{name}` no longer holds its values. Compute what "
+                    "you need from the model without updating it (no optimizer step, no in-place change)")
+    params = dict(module.named_parameters())
+    for name, (grad, requires_grad) in before["grads"].items():
+        p = params.get(name)
+        if p is None or p.requires_grad != requires_grad:
+            return (f"your function changed {model}: `{name}.requires_grad` is no longer {requires_grad}. "
+                    "Leave the model's parameters as they were")
+        if (grad is None) != (p.grad is None) or (grad is not None and not torch.equal(p.grad, grad)):
+            return (f"your function changed {model}: it wrote `{name}.grad` (loss.backward() fills the "
+                    "parameters' gradients too). Take the gradient with respect to the input only, e.g. "
+                    "torch.autograd.grad(loss, x)")
+    return None
+
+
 # ----------------------------------------------------------------------------- errors
 
 def _is_library(filename: str) -> bool:
@@ -264,7 +312,7 @@ def _capture_fd2():
 
 # ----------------------------------------------------------------------------- the call
 
-def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
+def call_student(fn, probe, rules=None, copy_inputs: bool = True) -> Outcome:
     """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
 
     ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
@@ -272,10 +320,13 @@ def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
 
     Never raises for anything the student's code does (SystemExit included; only
     KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
-    For by-hand exercises the call runs under ``AutogradTracer``.
+    When ``rules`` (``policy.Rules``) police anything, the call runs under ``AutogradTracer``.
+    A ``torch.nn.Module`` argument must come back unchanged (values, ``.grad``,
+    ``requires_grad``): otherwise the call fails with ``ARGUMENT_CHANGED``.
     """
     args = copy_args(tuple(probe.args)) if copy_inputs else tuple(probe.args)
     kwargs = copy_args(dict(probe.kwargs)) if copy_inputs else dict(probe.kwargs)
+    modules = [(m, _module_state(m)) for m in _modules(args, kwargs)]
     err_buf, out_buf = io.StringIO(), io.StringIO()
     raw, error, calls = None, None, ()
     start = time.perf_counter()
@@ -285,9 +336,8 @@ def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
             warnings.simplefilter("always")
             tracer = None
             try:
-                if by_hand:
-                    from .policy import AutogradTracer
-                    tracer = AutogradTracer()
+                if rules is not None and rules.policed:
+                    tracer = AutogradTracer(rules=rules)
                     with tracer:
                         raw = fn(*args, **kwargs)
                 else:
@@ -307,6 +357,14 @@ def call_student(fn, probe, by_hand: bool, copy_inputs: bool = True) -> Outcome:
     if fd2:
         stderr_parts.append(fd2)
     stderr = "\n".join(p.rstrip() for p in stderr_parts if p)[:5000]
+    for module, before in modules if error is None else ():
+        try:
+            changed = _module_changed(module, before)
+        except Exception as exc:  # the student's code may have broken the module itself
+            changed = f"the grader could not read the model you were given after the call ({type(exc).__name__})"
+        if changed:
+            error = StudentError(exc_type=ARGUMENT_CHANGED, message=changed)
+            break
     if error is not None:
         return Outcome(None, "exception", error, calls, stderr, out_buf.getvalue()[:5000], seconds)
     try:

@@ -110,8 +110,10 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
             from .calling import call_student
             from .feedback import render
             from .grading import run_exercise
-            srcs = sources if sources is not None else (_student_sources(fn) if ex.by_hand else [])
-            verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, ex.by_hand), seed,
+            from .policy import rules_for
+            rules = rules_for(ex)
+            srcs = sources if sources is not None else (_student_sources(fn) if rules.policed else [])
+            verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, rules=rules), seed,
                                                       srcs, getattr(fn, "__name__", name))
             print(render(ex, verdicts, violation, value), file=out)
             return Score(value)

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from .feedback import fmt_probe, fmt_value
-from .values import Expected, Outcome, Unconvertible, Verdict
+from .policy import rules_for, violation_diagnosis
+from .values import ARGUMENT_CHANGED, Expected, Outcome, Unconvertible, Verdict
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -204,22 +205,55 @@ def _judge_shape(value: Any, exp: tuple) -> tuple[bool, str, str]:
 def _judge_scalar(value: Any, exp: float, rtol, atol) -> tuple[bool, str, str]:
     arr = as_array(value)
     if arr is None:
-        return False, "not_numeric", "return a number (a float between 0 and 1)"
+        return False, "not_numeric", "return a number (a float)"
     if arr.size != 1:
         return False, "wrong_shape", f"return a single number, not an array of shape {_shape(arr.shape)}"
     x = float(arr.reshape(-1)[0])
     if not np.isfinite(x):
         return False, "nan_inf", "your result is NaN or Inf"
-    if x < 0 or x > 1:
-        extra = ""
-        if exp > 0 and np.isclose(x / exp, round(x / exp)) and round(x / exp) > 1:
-            extra = f" — it is {round(x / exp)} times the expected value: a count instead of a fraction?"
-        return False, "out_of_range", f"a fraction must lie in [0, 1], you returned {fmt_value(x)}{extra}"
-    if np.isclose(x, exp, rtol=rtol, atol=atol):
+    close = lambda target: bool(np.isclose(x, target, rtol=rtol, atol=atol))  # noqa: E731
+    # a number of the other sign is a different answer, however small (0 counts as positive)
+    if close(exp) and (x < 0) == (exp < 0):
         return True, "ok", "correct"
-    if np.isclose(x, 1 - exp, rtol=rtol, atol=atol):
-        return False, "complement", "this is 1 minus the expected fraction — is the comparison the wrong way round?"
+    if exp != 0 and close(-exp):
+        return False, "sign", f"off by a sign: expected {fmt_value(exp)}, you returned {fmt_value(x)}"
+    if exp not in (0.0, 1.0):
+        if close(exp * exp):
+            return False, "squared", (f"you returned {fmt_value(x)}, the square of the expected {fmt_value(exp)} "
+                                      "— a missing square root?")
+        if exp > 0 and close(np.sqrt(exp)):
+            return False, "square_root", (f"you returned {fmt_value(x)}, the square root of the expected "
+                                          f"{fmt_value(exp)} — a square root too many?")
+    if exp != 0:
+        k = x / exp
+        if round(k) > 1 and close(round(k) * exp):
+            return False, "scaled", (f"you returned {round(k)} times the expected {fmt_value(exp)} — a count or "
+                                     "a sum where a fraction or a mean is expected?")
+    if 0 < exp < 1 and close(1 - exp):
+        return False, "complement", (f"you returned 1 minus the expected {fmt_value(exp)} — is a comparison the "
+                                     "wrong way round?")
     return False, "wrong_value", f"expected {fmt_value(exp)}, you returned {fmt_value(x)}"
+
+
+def _judge_index(value: Any, exp: int) -> tuple[bool, str, str]:
+    if isinstance(value, float):
+        return False, "not_int", f"you returned the float {fmt_value(value)}: an index is an int"
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return False, "not_int", (f"you returned an array or tensor of shape {_shape(value.shape)}: an index is "
+                                  "one int (int(...) or .item() turns an integer tensor into one)")
+    if isinstance(value, (np.ndarray, tuple)):
+        return False, "wrong_shape", "return one index (an int), not several numbers"
+    if not isinstance(value, int):
+        return False, "not_numeric", "return an index (an int)"
+    if value == exp:
+        return True, "ok", "correct"
+    if value < 0:
+        return False, "out_of_range", (f"you returned {value}: count the index from 0, without negative "
+                                       "(from the end) indices")
+    if abs(value - exp) == 1:
+        return False, "off_by_one", (f"expected index {exp}, you returned {value}, one away: if you counted "
+                                     "from 1, Python counts from 0")
+    return False, "wrong_value", f"expected index {exp}, you returned {value}"
 
 
 # ----------------------------------------------------------------------------- judge
@@ -265,10 +299,12 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
         if e.lineno is not None:
             where = f" at line {e.lineno}" + (f" of {e.function}" if e.function and e.function != "<module>" else "")
             where += f": {e.line}" if e.line else ""
+        if e.exc_type == ARGUMENT_CHANGED:
+            return False, "changed_argument", e.message, details
         return False, "exception", f"your function raised {e.exc_type}: {e.message}{where}", details
-    if exercise.by_hand and outcome.autograd_calls:
-        return False, "autograd_used", ("this exercise is by hand, but autograd ran during the call: "
-                                        + ", ".join(outcome.autograd_calls[:4])), details
+    if outcome.autograd_calls:
+        diagnosis = violation_diagnosis(rules_for(exercise), outcome.autograd_calls)
+        return False, diagnosis, f"{_RAN[diagnosis]}: " + ", ".join(outcome.autograd_calls[:4]), details
     value = outcome.value
     if value is None:
         return False, "none", "your function returned None — did you forget the `return` statement?", details
@@ -281,27 +317,48 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     if isinstance(value, (str, bool)):
         return False, "not_numeric", f"your function returned {type(value).__name__} {value!r}, not numbers", details
 
-    kind = exercise.answer
-    if kind == "shape":
+    answer = exercise.answer
+    if answer == "shape":
         return (*_judge_shape(value, expected.value), details)
-    if kind == "scalar":
-        return (*_judge_scalar(value, float(expected.value), exercise.rtol, exercise.atol), details)
+    if answer == "index":
+        exp = int(expected.value)
+        passed, diagnosis, message = _judge_index(value, exp)
+        return passed, diagnosis, message, details + _hint(exercise, probe, value, exp, passed)
+    if answer == "scalar":
+        exp = float(expected.value)
+        passed, diagnosis, message = _judge_scalar(value, exp, exercise.rtol, exercise.atol)
+        got = as_array(value)
+        if got is not None and got.size == 1:
+            details += _hint(exercise, probe, float(got.reshape(-1)[0]), exp, passed)
+        return passed, diagnosis, message, details
 
     got = as_array(value)
     if got is None:
         return False, "not_numeric", ("your function returned something that is not a rectangular array of "
                                       "numbers (ragged lists, or non-numbers inside)"), details
-    if kind == "property":
+    if answer == "property":
         ok, diagnosis, message = expected.check(got)
         return ok, diagnosis, message, details
 
     exp = np.asarray(expected.value, dtype=np.float64)
-    passed, diagnosis, message = diagnose_array(got, exp, exercise.rtol, exercise.atol, kind)
-    if not passed and exercise.hint is not None and got.shape == exp.shape:
-        try:
-            hint = exercise.hint(probe, got, exp)
-        except Exception:
-            hint = None
-        if hint:
-            details.append("hint: " + hint)
+    passed, diagnosis, message = diagnose_array(got, exp, exercise.rtol, exercise.atol, answer)
+    if got.shape == exp.shape:
+        details += _hint(exercise, probe, got, exp, passed)
     return passed, diagnosis, message, details
+
+
+# how a per-probe policy violation (policy.violation_diagnosis) is said
+_RAN = {"autograd_used": "this exercise is by hand, but autograd ran during the call",
+        "jacobian_built": "this exercise is matrix-free, but a whole Jacobian or Hessian was built during the call",
+        "forbidden_call": "a call this exercise does not allow ran during the call"}
+
+
+def _hint(exercise, probe, got, exp, passed: bool) -> list[str]:
+    """The exercise's hint for a wrong answer of the expected type, as a detail line."""
+    if passed or exercise.hint is None:
+        return []
+    try:
+        hint = exercise.hint(probe, got, exp)
+    except Exception:
+        hint = None
+    return ["hint: " + hint] if hint else []

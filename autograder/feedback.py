@@ -2,6 +2,7 @@
 probe input to reproduce it. Big tensors are abbreviated (shape and first values)."""
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,9 @@ def fmt_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         inner = ", ".join(fmt_value(x) for x in v[:8]) + (", ..." if len(v) > 8 else "")
         return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+    if isinstance(v, types.FunctionType):  # a probe's function says what it computes in its docstring
+        doc = (v.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else f"the function {v.__name__}"
     return repr(v)[:200]
 
 
@@ -69,6 +73,20 @@ def fmt_probe(exercise, probe) -> str:
     for k, v in probe.kwargs.items():
         parts.append(f"{k} = {fmt_value(v)}")
     return "\n".join(parts)
+
+
+# what a policy violation (see policy.violation_diagnosis) means, and what to do instead
+VIOLATIONS = {
+    "autograd_used": ("this exercise must be done by hand, without autograd, but your code uses:",
+                      "Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
+                      "another cell, as long as this function does not reach it)."),
+    "jacobian_built": ("this exercise is matrix-free: autograd products (torch.func.jvp / vjp, "
+                       "torch.autograd.grad, .backward()) are allowed, building the whole Jacobian or Hessian "
+                       "is not, but your code uses:",
+                       "Get what you need from one product at a time: J·v with torch.func.jvp, vᵀ·J with "
+                       "torch.func.vjp. The hidden checks are too large for the whole Jacobian to fit in memory."),
+    "forbidden_call": ("your code uses what this exercise does not allow:", ""),
+}
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
@@ -105,6 +123,7 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
     """The feedback block for one exercise: a one-line summary, how special cases counted,
     the policy violation if any, and for each failing probe (at most 4, general ones first)
     the message, input, expected and returned value."""
+    from .policy import rules_for, violation_diagnosis
     from .scoring import score as compute_score
     if isinstance(violation, str):  # a caller may pass one sentence instead of a list
         violation = [violation]
@@ -114,13 +133,14 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
     if not violation:
         lines.extend(special_cases(verdicts))
     if violation:
-        lines.append("  Score 0: this exercise must be done by hand, without autograd, but your code uses:")
+        headline, advice = VIOLATIONS[violation_diagnosis(rules_for(exercise), violation)]
+        lines.append(f"  Score 0: {headline}")
         lines.extend(f"    - {v}" for v in violation)
-        lines.append("  Write the derivative yourself (autograd is fine elsewhere, e.g. to check your answer in "
-                     "another cell, as long as this function does not reach it).")
+        if advice:
+            lines.append(f"  {advice}")
     failing = sorted((v for v in verdicts if not v.passed), key=lambda v: v.edge)
     if violation:  # already explained above
-        failing = [v for v in failing if v.diagnosis != "autograd_used"]
+        failing = [v for v in failing if v.diagnosis not in VIOLATIONS]
     shown = 0
     for v in failing:
         if shown == 4:

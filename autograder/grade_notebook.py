@@ -25,6 +25,7 @@ from autograder.cells import tested_exercise
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.cell_plan import plan_cells
+from autograder.policy import rules_for, violation_diagnosis
 from autograder.recording import record_decisions
 from autograder.replies import sanitise, stream, well_formed
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
@@ -46,7 +47,7 @@ def _ask_child(session, exercise, timeout: float, deadline: float):
     """``call`` for run_exercise: the student's answer to one probe, fetched from the child."""
     def call(probe) -> Outcome:
         try:
-            outcome = session.call(exercise.name, probe, exercise.by_hand,
+            outcome = session.call(exercise.name, probe, rules_for(exercise),
                                    min(timeout, max(deadline - time.monotonic(), 0.1)))
         except Interrupted:
             return failed_outcome("TimeoutError", f"the function did not return within {timeout:g} seconds")
@@ -158,7 +159,8 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
         return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
     text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [stream(text)]
-    diagnoses = ["autograd_used"] if violation else sorted({v.diagnosis for v in verdicts if not v.passed})
+    diagnoses = ([violation_diagnosis(rules_for(exercise), violation)] if violation
+                 else sorted({v.diagnosis for v in verdicts if not v.passed}))
     return CellResult(round(score, 2), points, diagnoses, text)
 
 

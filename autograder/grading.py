@@ -9,7 +9,7 @@ from typing import Callable
 
 from .compare import judge
 from .authoring import Exercise, probes
-from .policy import static_violations
+from .policy import ran_findings, rules_for, static_violations
 from .scoring import score
 from .values import Outcome, Probe, Verdict
 
@@ -19,17 +19,16 @@ def run_exercise(exercise: Exercise, call: Callable[[Probe], Outcome], seed: int
                  ) -> tuple[list[Verdict], list[str], float]:
     """Judge ``call(probe)`` on every probe; return (verdicts, policy violations, score).
 
-    A by-hand exercise is checked for autograd twice: in the student's source, reached from
-    the function (trusted: we read the text), and while it runs (the tracer's report).
+    What the exercise's rules (``policy.Rules``: its kind and ``forbid``) do not allow is
+    looked for twice: in the student's source, reached from the function (trusted: we read the
+    text), and while it runs (the tracer's report).
     """
-    violation: list[str] = []
-    if exercise.by_hand:
-        violation = list(static_violations(sources, function_name or exercise.name))
+    rules = rules_for(exercise)
+    violation = static_violations(sources, function_name or exercise.name, rules=rules)
     verdicts, ran = [], []
     for probe in probes(exercise, seed):
         outcome = call(probe)
         ran += [c for c in outcome.autograd_calls if c not in ran]
         verdicts.append(judge(exercise, probe, outcome, exercise.reference(probe)))
-    if exercise.by_hand:
-        violation += [f"{c} (ran while your function was called)" for c in ran]
+    violation += ran_findings(rules, ran, violation)
     return verdicts, violation, score(exercise, verdicts, violation)

@@ -1,25 +1,33 @@
-"""The "by hand" policy: a by-hand exercise may not get its derivatives from autograd.
+"""What a student's function may call: an exercise's ``kind`` and its ``forbid`` list.
 
-What counts is asking autograd for a derivative (``torch.autograd.grad``, ``.backward()``,
-reading ``.grad``, a ``torch.func`` / ``functorch`` transform, ``torch.autograd.functional``,
-driving the graph through ``grad_fn``), however disguised. Tensors that require grad, a graph
-that nothing differentiates, and the grad modes (``torch.no_grad``, ``inference_mode``,
-``set_grad_enabled``), ``detach`` and ``requires_grad_(False)`` are not.
+* **by hand** -- no derivative from autograd: ``torch.autograd.grad``, ``.backward()``,
+  reading ``.grad``, a ``torch.func`` / ``functorch`` transform, ``torch.autograd.functional``,
+  driving the graph through ``grad_fn``, however disguised. Tensors that require grad, a graph
+  that nothing differentiates, the grad modes (``torch.no_grad``, ``inference_mode``,
+  ``set_grad_enabled``), ``detach`` and ``requires_grad_(False)`` are not.
+* **matrix-free** -- autograd products are allowed (``torch.func.jvp``/``vjp``/``linearize``/
+  ``grad``, ``torch.autograd.grad``, ``forward_ad``, ``.backward()``); what builds a whole
+  Jacobian or Hessian is not (``jacrev``, ``jacfwd``, ``hessian``,
+  ``torch.autograd.functional.jacobian``/``hessian``, ``vmap`` over products,
+  ``is_grads_batched``, autograd's private internals).
+* **free** -- anything.
+* ``forbid`` -- qualified names (``torch.linalg.det``, ``numpy.linalg.slogdet`` ...) that are
+  not allowed whatever the kind, each with the reason the student is told.
 
-Two layers:
+Two layers, both driven by ``Rules``:
 
-* ``static_violations(sources, function_name)`` reads the student's code cells (AST), starts
-  at the graded function and follows every global name it reaches (module-level aliases,
-  imports, helper functions and classes, transitively). It flags autograd's derivative APIs
-  however they were imported or aliased, and the obfuscation primitives (``__import__``,
-  ``importlib``, ``eval``/``exec``, ``getattr`` with a computed name, ``sys.modules`` ...)
-  that would let a function reach them without naming them.
-* ``AutogradTracer`` records derivatives actually computed during a call: Python frames in
-  torch's autograd / functorch code (``torch.autograd.grad``, ``Tensor.backward``,
-  ``torch.func.*``, forward-mode AD), the C entry points that start the engine, and backward
-  nodes unpacking their saved tensors (which catches a hand-driven ``y.grad_fn(v)``). It
-  also notes when the student switches the profiler off. Its cost is per Python-level call,
-  never per tensor element.
+* ``static_violations(sources, function_name, rules=...)`` reads the student's code cells
+  (AST), starts at the graded function and follows every global name it reaches (module-level
+  aliases, imports, helper functions and classes, transitively). It flags what the rules do
+  not allow however it was imported or aliased, and the obfuscation primitives
+  (``__import__``, ``importlib``, ``eval``/``exec``, ``getattr`` with a computed name,
+  ``sys.modules`` ...) that would let a function reach it without naming it.
+* ``AutogradTracer(rules=...)`` records, in the student's process, what actually ran during a
+  call: Python frames in torch's autograd / functorch code, the C entry points that start the
+  engine, backward nodes unpacking their saved tensors (a hand-driven ``y.grad_fn(v)``),
+  products run inside ``vmap``, and the forbidden functions themselves (by identity, so an
+  alias or a ``getattr`` changes nothing). It also notes when the student switches the
+  profiler off. Its cost is per Python-level call, never per tensor element.
 """
 from __future__ import annotations
 
@@ -28,7 +36,53 @@ import os
 import re
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Iterable
+
+# --------------------------------------------------------------------------------------
+# Rules
+
+KINDS = ("by hand", "matrix-free", "free")     # what each means: the module's docstring
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a student's function may call: ``kind`` (one of ``KINDS``) and ``forbid``, (qualified
+    name, reason) pairs. Plain data, sent to the sandbox child with each call."""
+    kind: str = "free"
+    forbid: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def policed(self) -> bool:
+        """Whether anything needs checking (a free exercise without ``forbid`` runs untraced)."""
+        return self.kind != "free" or bool(self.forbid)
+
+
+def rules_for(exercise) -> Rules:
+    return Rules(kind=exercise.kind, forbid=tuple(sorted(exercise.forbid.items())))
+
+
+def ran_findings(rules: Rules, calls: Iterable[str], found: list[str]) -> list[str]:
+    """The tracer's notes (``AutogradTracer.calls``) as findings, a forbidden call with its
+    reason unless ``found`` (what the source showed) already names it."""
+    forbid = dict(rules.forbid)
+    return [f"`{c}` ran while your function was called: {forbid[c]}" if c in forbid
+            else f"{c} (ran while your function was called)"
+            for c in calls if c not in forbid or not any(f.startswith(f"`{c}`") for f in found)]
+
+
+# the diagnosis of a violation, by the exercise's kind; a forbidden call has its own
+VIOLATION_DIAGNOSES = {"by hand": "autograd_used", "matrix-free": "jacobian_built", "free": "forbidden_call"}
+
+
+def violation_diagnosis(rules: Rules, findings: Iterable[str]) -> str:
+    """``forbidden_call`` when every finding (or tracer note) is a forbidden call, else the
+    kind's own diagnosis (see ``VIOLATION_DIAGNOSES``)."""
+    forbid = dict(rules.forbid)
+    if all(f in forbid or any(f.endswith(f": {reason}") for reason in forbid.values()) for f in findings):
+        return "forbidden_call"
+    return VIOLATION_DIAGNOSES[rules.kind]
+
 
 # --------------------------------------------------------------------------------------
 # Names
@@ -64,6 +118,18 @@ BANNED_ATTRIBUTES = {
     "_execution_engine": "the autograd engine",
     "run_backward": "the autograd engine",
 }
+# what builds a whole Jacobian or Hessian (the last part of a name under an autograd prefix
+# above, whichever module re-exports it): not allowed in a matrix-free exercise
+MATERIALISING = {
+    "jacrev": "it builds the whole Jacobian",
+    "jacfwd": "it builds the whole Jacobian",
+    "jacobian": "it builds the whole Jacobian",
+    "hessian": "it builds the whole Hessian",
+    "vmap": "vmap over jvp or vjp builds the whole Jacobian, one basis vector per batch entry",
+}
+# autograd's private internals: nothing a matrix-free answer needs, everything a disguise does
+PRIVATE_AUTOGRAD = ("torch._functorch", "torch._C._functorch", "torch._C._autograd", "torch._C._functions",
+                    "torch._vmap_internals")
 # names of autograd functions that are suspicious whatever they are bound to, when they come
 # from an import we cannot see (for example a star import)
 AUTOGRAD_FUNCTION_NAMES = {"jacrev", "jacfwd", "vjp", "jvp", "hessian", "grad_and_value", "linearize"}
@@ -115,15 +181,39 @@ def _dotted(node: ast.AST) -> list[str] | None:
     return None
 
 
+def _under(dotted: str, prefixes: Iterable[str]) -> bool:
+    return any(dotted == p or dotted.startswith(p + ".") for p in prefixes)
+
+
 def _banned(dotted: str) -> str | None:
-    if any(dotted == a or dotted.startswith(a + ".") for a in ALLOWED_MODULES):
+    if _under(dotted, ALLOWED_MODULES):
         return None
-    for prefix in BANNED_MODULES:
-        if dotted == prefix or dotted.startswith(prefix + "."):
-            return dotted
-    if dotted in BANNED_NAMES:
+    if _under(dotted, BANNED_MODULES) or dotted in BANNED_NAMES:
         return dotted
     return None
+
+
+def _materialising(dotted: str) -> str | None:
+    """Why ``dotted`` is not allowed in a matrix-free exercise, or None."""
+    if _under(dotted, PRIVATE_AUTOGRAD):
+        return "autograd's private internals"
+    last = dotted.rsplit(".", 1)[-1]
+    if last in MATERIALISING and _under(dotted, BANNED_MODULES):
+        return MATERIALISING[last]
+    return None
+
+
+def _tensor_methods(forbid: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, str]]:
+    """Tensor methods that do what a forbidden torch function does (``J.det()`` for
+    ``torch.det``): method name -> (forbidden name, reason); ``torch.<name>`` itself wins."""
+    import torch
+    methods: dict[str, tuple[str, str]] = {}
+    for name, reason in forbid:
+        last = name.rsplit(".", 1)[-1]
+        if name.startswith("torch.") and hasattr(torch.Tensor, last) \
+                and (last not in methods or name == f"torch.{last}"):
+            methods[last] = (name, reason)
+    return methods
 
 
 def _const_str(node: ast.AST) -> str | None:
@@ -225,8 +315,11 @@ def _local_names(fn: ast.AST) -> set[str]:
 
 
 class _Checker:
-    def __init__(self, module: _Module):
+    def __init__(self, module: _Module, rules: Rules):
         self.m = module
+        self.rules = rules
+        self.forbid = dict(rules.forbid)
+        self.methods = _tensor_methods(rules.forbid)
         self.found: list[str] = []
         self.seen: set[int] = set()
         self.queue: list[tuple[ast.AST, set[str]]] = []
@@ -265,18 +358,33 @@ class _Checker:
         if name in self.m.aliases:
             self.check_dotted(self.m.aliases[name], via=name)
         elif name not in self.m.defs and self.m.star_imports:
-            banned_star = [mod for mod in self.m.star_imports if _banned(mod)]
-            if banned_star and (name in AUTOGRAD_FUNCTION_NAMES or name in _STAR_NAMES):
-                self.flag(f"`{name}` (from `from {banned_star[-1]} import *`)")
+            for mod in reversed(self.m.star_imports):
+                hit = self.banned(f"{mod}.{name}")
+                if hit and (hit[0] in self.forbid or name in AUTOGRAD_FUNCTION_NAMES or name in _STAR_NAMES):
+                    self.flag(f"`{name}` (from `from {mod} import *`)" + (f": {hit[1]}" if hit[1] else ""))
+                    break
+
+    def banned(self, dotted: str) -> tuple[str, str] | None:
+        """(what, why) when the rules do not allow ``dotted``; ``why`` may be empty."""
+        for name, reason in self.rules.forbid:
+            if _under(dotted, (name,)):
+                return name, reason
+        if self.rules.kind == "by hand" and _banned(dotted):
+            return dotted, ""
+        if self.rules.kind == "matrix-free" and _materialising(dotted):
+            return dotted, _materialising(dotted)
+        return None
 
     def check_dotted(self, dotted: str, via: str | None = None) -> None:
-        hit = _banned(dotted)
+        hit = self.banned(dotted)
         if hit:
-            self.flag(f"`{hit}`" + (f" (as `{via}`)" if via and via != dotted.split('.')[-1] and via != dotted else ""))
+            what, why = hit
+            alias = f" (as `{via}`)" if via and via != dotted.split('.')[-1] and via != dotted else ""
+            self.flag(f"`{what}`{alias}" + (f": {why}" if why else ""))
             return
         for mod in OBFUSCATION_MODULES:
             if dotted == mod or dotted.startswith(mod + "."):
-                self.flag(f"`{dotted}` (dynamic imports or module lookups can hide autograd)")
+                self.flag(f"`{dotted}` (dynamic imports or module lookups can hide {self.hidden()})")
                 return
         # something stored onto a module attribute at top level, e.g. torch.myjac = torch.func.jacrev
         parts = dotted.split(".")
@@ -302,24 +410,27 @@ class _Checker:
                 if node.id in local:
                     continue
                 if node.id in OBFUSCATION_CALLS and OBFUSCATION_CALLS[node.id] and node.id not in self.m.defs:
-                    self.flag(f"`{OBFUSCATION_CALLS[node.id]}` (running code from strings can hide autograd)")
+                    self.flag(f"`{OBFUSCATION_CALLS[node.id]}` (running code from strings can hide {self.hidden()})")
                 elif node.id == "__builtins__":
                     self.flag("`__builtins__`")
                 self.follow_name(node.id)
             elif isinstance(node, ast.Attribute):
                 if isinstance(node.value, ast.Attribute):
                     inner.add(id(node.value))
-                if node.attr in BANNED_ATTRIBUTES:
+                by_hand = self.rules.kind == "by hand"
+                if by_hand and node.attr in BANNED_ATTRIBUTES:
                     self.flag(f"`{BANNED_ATTRIBUTES[node.attr]}`")
                 elif node.attr in OBFUSCATION_ATTRIBUTES:
-                    self.flag(f"`.{node.attr}` (introspection can hide autograd)")
-                elif node.attr.endswith("_backward"):
+                    self.flag(f"`.{node.attr}` (introspection can hide {self.hidden()})")
+                elif by_hand and node.attr.endswith("_backward"):
                     self.flag(f"`.{node.attr}` (a backward kernel of autograd)")
                 parts = _dotted(node)
-                if parts and isinstance(node.ctx, ast.Load) and id(node) not in inner:
-                    dotted = self.resolve(parts, local)
-                    if dotted:
-                        self.check_dotted(dotted)
+                dotted = self.resolve(parts, local) if parts and isinstance(node.ctx, ast.Load) else None
+                if dotted and id(node) not in inner:
+                    self.check_dotted(dotted)
+                elif not dotted and node.attr in self.methods:  # a method of a value, e.g. J.det()
+                    name, reason = self.methods[node.attr]
+                    self.flag(f"`.{node.attr}()` (what `{name}` does): {reason}")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 if isinstance(node, ast.ImportFrom):  # judged by what it imports: grad modes are fine
                     mod = node.module or ""
@@ -332,12 +443,20 @@ class _Checker:
                 self.scan_call(node, local)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 low = node.value.lower()
-                if any(w in low for w in ("autograd", "functorch", "torch.func", "jacrev", "jacfwd")) \
+                if any(w in low for w in _SUSPICIOUS_WORDS.get(self.rules.kind, ())) \
                         and _IDENTIFIER_LIKE.match(node.value.strip()):
                     self.flag(f"the string {node.value!r}")
 
+    def hidden(self) -> str:
+        """What an obfuscation could hide, in the rules' terms."""
+        return {"by hand": "autograd", "matrix-free": "a Jacobian built whole"}.get(self.rules.kind, "a forbidden call")
+
     def scan_call(self, call: ast.Call, local: set[str]) -> None:
         func = call.func
+        if self.rules.kind == "matrix-free" and any(
+                k.arg == "is_grads_batched" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                for k in call.keywords):
+            self.flag("`is_grads_batched=True`: batched over basis vectors, autograd builds the whole Jacobian")
         name = func.id if isinstance(func, ast.Name) and func.id not in local else None
         if name in ("getattr", "setattr", "hasattr", "delattr") and name not in self.m.defs:
             if len(call.args) >= 2:
@@ -350,7 +469,7 @@ class _Checker:
                     if base:
                         resolved = self.resolve(base, local)
                         target = f"{resolved}.{attr}" if resolved else None
-                    if attr in BANNED_ATTRIBUTES:
+                    if attr in BANNED_ATTRIBUTES and self.rules.kind == "by hand":
                         self.flag(f"`{BANNED_ATTRIBUTES[attr]}` (via {name})")
                     elif target:
                         self.check_dotted(target)
@@ -363,21 +482,26 @@ class _Checker:
 # a string that names something ("torch.autograd", "jacrev") rather than a sentence in a
 # docstring or a print ("checked against autograd below")
 _IDENTIFIER_LIKE = re.compile(r"^[A-Za-z_][\w.]*$")
+_SUSPICIOUS_WORDS = {"by hand": ("autograd", "functorch", "torch.func", "jacrev", "jacfwd"),
+                     "matrix-free": ("functorch", "jacrev", "jacfwd", "hessian", "vmap")}
 
 
-def static_violations(sources: list[str], function_name: str) -> list[str]:
-    """Autograd (or ways to hide it) reachable from ``function_name`` in the student's cells.
+def static_violations(sources: list[str], function_name: str, rules: Rules = Rules(kind="by hand")) -> list[str]:
+    """What ``rules`` do not allow (or ways to hide it) reachable from ``function_name`` in the
+    student's cells.
 
     Returns human-readable findings, empty when the function is clean. When the function is
     not defined in ``sources`` the result is empty (the runtime tracer still applies).
     """
+    if not rules.policed:
+        return []
     trees = [t for t in (_parse(s) for s in sources) if t is not None]
     module = _Module(trees)
     roots = [d for d in module.defs.get(function_name, [])
              if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
     if not roots:
         roots = module.defs.get(function_name, [])
-    checker = _Checker(module)
+    checker = _Checker(module, rules)
     for root in roots:
         checker.run(root)
     # decorators are part of the definition
@@ -395,12 +519,16 @@ def _torch_dir() -> str:
 _WATCHED_FILES: tuple[str, ...] | None = None
 _WATCHED_DIRS: tuple[str, ...] | None = None
 _TORCH_DIRS: tuple[str, ...] = ()
+_GLUE: tuple[str, ...] = ()       # the standard library's decorators, between torch and torch
 
 
 def _watched() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    global _WATCHED_FILES, _WATCHED_DIRS, _TORCH_DIRS
+    global _WATCHED_FILES, _WATCHED_DIRS, _TORCH_DIRS, _GLUE
     if _WATCHED_FILES is None:
+        import contextlib
+        import functools
         t = _torch_dir()
+        _GLUE = (contextlib.__file__, functools.__file__)
         _WATCHED_FILES = tuple(os.path.join(t, "autograd", f) for f in (
             "__init__.py", "functional.py", "forward_ad.py", "gradcheck.py", "graph.py"))
         dirs = [os.path.join(t, "_functorch") + os.sep, os.path.join(t, "func") + os.sep]
@@ -446,18 +574,58 @@ def _module_of(filename: str) -> str:
     return os.path.splitext(os.path.basename(filename))[0]
 
 
-class AutogradTracer:
-    """Context manager recording autograd that actually runs inside the ``with`` block.
+def _resolve(name: str):
+    """The object a qualified name stands for (``numpy.linalg.det``), or None."""
+    import importlib
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+        return obj
+    return None
 
-    ``tracer.calls`` is a tuple of short descriptions (empty when nothing ran). The
-    profiler is installed for this thread and for threads started inside the block.
+
+def _forbidden_targets(forbid: tuple[tuple[str, str], ...]) -> tuple[dict, dict]:
+    """What the tracer recognises a forbidden call by: the code of a Python function (numpy's
+    dispatchers unwrapped) and C functions by identity. -> ({code: name}, {id: (function, name)})."""
+    import inspect
+    codes, builtins = {}, {}
+    for name, _ in forbid:
+        obj = _resolve(name)
+        if obj is None:
+            continue
+        code = getattr(inspect.unwrap(getattr(obj, "_implementation", obj)), "__code__", None)
+        if code is not None:
+            codes[code] = name
+        else:
+            builtins[id(obj)] = (obj, name)
+    return codes, builtins
+
+
+class AutogradTracer:
+    """Context manager recording what ``rules`` do not allow that actually runs inside the
+    ``with`` block.
+
+    ``tracer.calls`` is a tuple of short descriptions (empty when nothing ran); a forbidden
+    call is described by its name in ``rules.forbid``. The profiler is installed for this
+    thread and for threads started inside the block.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules = Rules(kind="by hand")) -> None:
+        self.rules = rules
         self._calls: list[str] = []
         self._prev = None
         self._prev_thread = None
         self._hooks = None
+        self._codes: dict = {}
+        self._builtins: dict = {}
+        self._methods: dict = {}
+        self._tensor = None
+        self._levels = self._vmap = None     # functorch's stack of transforms, and vmap's key
 
     @property
     def calls(self) -> tuple[str, ...]:
@@ -469,6 +637,8 @@ class AutogradTracer:
 
     @staticmethod
     def _from_torch(frame) -> bool:
+        while frame is not None and frame.f_code.co_filename in _GLUE:
+            frame = frame.f_back   # torch's context managers enter through contextlib
         if frame is None:
             return False
         filename = frame.f_code.co_filename
@@ -478,23 +648,50 @@ class AutogradTracer:
     def _is_watched(filename: str) -> bool:
         return filename in _WATCHED_FILES or filename.startswith(_WATCHED_DIRS)
 
+    def _inside_vmap(self) -> bool:
+        return any(level.key() == self._vmap for level in self._levels())
+
+    def _autograd(self, frame, what: str, name: str = "") -> None:
+        """Autograd entered from the student's code: ``what`` describes it, ``name`` is the
+        function's own name when it is a Python entry point."""
+        if self.rules.kind == "by hand":
+            self._note(what)
+        elif self.rules.kind == "matrix-free":
+            if name in MATERIALISING and name != "vmap":
+                self._note(f"{what}: {MATERIALISING[name]}")
+            elif name == "grad" and frame.f_locals.get("is_grads_batched"):
+                self._note(f"{what} with is_grads_batched=True: batched over basis vectors, it builds the "
+                           "whole Jacobian")
+            elif self._inside_vmap():
+                self._note(f"autograd products inside torch.vmap: {MATERIALISING['vmap']}")
+
     def _profile(self, frame, event, arg):
         if event == "call":
             code = frame.f_code
+            if code in self._codes:
+                self._note(self._codes[code])
             filename = code.co_filename
             if self._is_watched(filename):
                 # only an entry point called from outside torch (the student's code), not
-                # torch's own internals (printing a tensor calls forward_ad.unpack_dual)
-                if not self._from_torch(frame.f_back):
-                    self._note(f"{_module_of(filename)}.{code.co_name}")
+                # torch's own internals (printing a tensor calls forward_ad.unpack_dual), nor
+                # a module's code running on its first import
+                if code.co_name != "<module>" and not self._from_torch(frame.f_back):
+                    self._autograd(frame, f"{_module_of(filename)}.{code.co_name}", code.co_name)
             elif code.co_name == "backward" and filename.endswith(_TENSOR_PY) \
                     and not self._from_torch(frame.f_back):
-                self._note(f"Tensor.{code.co_name}()")
+                self._autograd(frame, f"Tensor.{code.co_name}()")
         elif event == "c_call":
             name = getattr(arg, "__name__", "")
-            if name in _C_NAMES:
-                if _C_NAMES[name] and not self._from_torch(frame):
-                    self._note(_C_NAMES[name])
+            if id(arg) in self._builtins and self._builtins[id(arg)][0] is arg:
+                self._note(self._builtins[id(arg)][1])
+            elif name in self._methods and isinstance(getattr(arg, "__self__", None), self._tensor):
+                self._note(self._methods[name][0])
+            elif name in _C_NAMES:
+                if not self._from_torch(frame):
+                    if _C_NAMES[name]:
+                        self._autograd(frame, _C_NAMES[name])
+                    elif self.rules.kind == "matrix-free":
+                        self._note(f"{name}, vmap's internals: {MATERIALISING['vmap']}")
             elif name in ("setprofile", "settrace") and frame.f_code not in _OWN_CODES \
                     and getattr(arg, "__module__", "") in ("sys", "threading"):
                 self._note(f"{arg.__module__}.{name}() (the student's code changed the grader's tracer)")
@@ -510,8 +707,16 @@ class AutogradTracer:
     def __enter__(self) -> "AutogradTracer":
         _watched()
         import torch
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-        self._hooks.__enter__()
+        from torch._C._functorch import TransformType
+        from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+        self._tensor = torch.Tensor
+        self._levels, self._vmap = retrieve_all_functorch_interpreters, TransformType.Vmap
+        self._codes, self._builtins = _forbidden_targets(self.rules.forbid)
+        self._methods = _tensor_methods(self.rules.forbid)
+        if self.rules.kind == "by hand":
+            # functorch's transforms refuse to run under these hooks: by hand only
+            self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+            self._hooks.__enter__()
         self._prev = sys.getprofile()
         self._prev_thread = threading.getprofile() if hasattr(threading, "getprofile") else None
         threading.setprofile(self._profile)

@@ -56,10 +56,14 @@ class Outcome:
     value: Any                                  # a PlainValue
     type_name: str                              # type of the raw return value, e.g. "torch.Tensor(float32)"
     error: StudentError | None = None
-    autograd_calls: tuple[str, ...] = ()        # autograd seen running during the call (tracer)
+    autograd_calls: tuple[str, ...] = ()        # what the exercise's rules forbid, seen running (tracer)
     stderr: str = ""                            # warnings and stderr output, captured
     stdout: str = ""                            # what the function printed, captured
     seconds: float = 0.0
+
+
+# ``StudentError.exc_type`` of a call that changed a model it was given (see calling.call_student)
+ARGUMENT_CHANGED = "ArgumentChanged"
 
 
 def failed_outcome(exc_type: str, message: str) -> Outcome:

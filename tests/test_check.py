@@ -16,6 +16,7 @@ from autograder import Score, check
 from autograder.calling import call_student, to_plain
 from autograder.builders import T
 from autograder.check import grading_context
+from autograder.policy import Rules
 from autograder.secrets import course_secret, student_seed
 from autograder.values import Probe, Unconvertible
 from jacobians_course import REPO_ROOT
@@ -138,14 +139,14 @@ def test_call_student_copies_arguments_and_records_type():
     def mutate(v):
         v.zero_()
         return v.float()
-    out = call_student(mutate, probe, by_hand=False)
+    out = call_student(mutate, probe)
     assert z.tolist() == [1.0, -1.0]
     assert out.type_name == "torch.Tensor(float32)" and out.error is None
 
 
 def test_outcome_is_plain_data():
     import pickle
-    out = call_student(lambda p: 1 / 0, Probe((1,), {}, "t"), by_hand=True)
+    out = call_student(lambda p: 1 / 0, Probe((1,), {}, "t"), rules=Rules(kind="by hand"))
     again = pickle.loads(pickle.dumps(out))
     assert again == out and again.error.exc_type == "ZeroDivisionError" and again.error.lineno
 

@@ -18,6 +18,7 @@ from autograder.authoring import probes
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import EXERCISES, ProbeFunction, get
+from autograder.policy import rules_for
 
 SPEC_POINTS = {
     "jacobian_by_hand": 3, "numerical_jacobian": 3, "affine_jacobian": 1, "network_jacobian_shape": 1,
@@ -125,7 +126,7 @@ def test_registry_matches_the_spec():
     assert sum(e.points for e in EXERCISES.values()) == sum(SPEC_POINTS.values())
     for name, ex in EXERCISES.items():
         assert ex.points == SPEC_POINTS[name]
-        assert ex.by_hand == (name in BY_HAND), name
+        assert (ex.kind == "by hand") == (name in BY_HAND), name
         assert ex.notebook == NOTEBOOK[name]
     assert (get("numerical_jacobian").atol, get("numerical_jacobian").rtol) == (1e-6, 1e-5)
     assert (get("sigmoid_jacobian").rtol, get("sigmoid_jacobian").atol) == (1e-6, 1e-12)
@@ -218,7 +219,7 @@ def test_probe_functions_pickle_and_keep_the_input_kind():
 def run_exercise(name, fn, seed, sources):
     """(exercise, verdicts, violation, score) for ``fn`` called in-process."""
     ex = get(name)
-    verdicts, violation, score = _run(ex, lambda p: call_student(fn, p, ex.by_hand), seed, sources,
+    verdicts, violation, score = _run(ex, lambda p: call_student(fn, p, rules=rules_for(ex)), seed, sources,
                                       getattr(fn, "__name__", name))
     return ex, verdicts, violation, score
 
@@ -242,8 +243,8 @@ def test_relu_vjp_big_probe_correct_passes_and_full_matrix_fails():
     def full_matrix(z, v):
         return torch.diag((z > 0).to(z.dtype)).T @ v
 
-    good = [judge(ex, p, call_student(relu_vjp, p, ex.by_hand), r) for p, r in zip(ps, refs)]
-    bad = [judge(ex, p, call_student(full_matrix, p, ex.by_hand), r) for p, r in zip(ps, refs)]
+    good = [judge(ex, p, call_student(relu_vjp, p, rules=rules_for(ex)), r) for p, r in zip(ps, refs)]
+    bad = [judge(ex, p, call_student(full_matrix, p, rules=rules_for(ex)), r) for p, r in zip(ps, refs)]
     assert all(v.passed for v in good)
     assert all(v.passed for v in bad[:-1]) and not bad[-1].passed
     assert bad[-1].diagnosis == "exception" and "torch.diag" in bad[-1].message

@@ -58,9 +58,9 @@ def test_replacing_modules_in_sys_modules_gains_nothing(grader):
     insert_after(nb, None, student_code("replace_modules_in_sys_modules"))
     result = grader.grade(nb)
     assert scores(result) == ZERO
-    # the grader's modules in the child were imported before student code ran; the student's
-    # own functions break on the fake `math` and say so
-    assert [result.cells[gid].diagnoses for gid in TESTS] == [["exception"]] * 3
+    # the grader's modules in the child, the tracer included, were imported before student code
+    # ran: the child answers, and the wrong answers are judged wrong
+    assert [result.cells[gid].diagnoses for gid in TESTS] == [["wrong_value"]] * 3
     assert result.problems == []
 
 

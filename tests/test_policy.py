@@ -13,7 +13,7 @@ from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import get
 from autograder.grading import run_exercise
-from autograder.policy import AutogradTracer, static_violations
+from autograder.policy import AutogradTracer, Rules, static_violations
 
 HEADER = "import torch\nimport numpy as np\n"
 
@@ -221,7 +221,7 @@ def f(q):
 
 def _ran(fn, *args):
     probe = Probe(tuple(args), {}, "t")
-    return call_student(fn, probe, by_hand=True).autograd_calls
+    return call_student(fn, probe, rules=Rules(kind="by hand")).autograd_calls
 
 
 P = T([1.0, 2.0])
@@ -261,8 +261,8 @@ def test_by_hand_answer_that_requires_grad_scores_full_marks():
     namespace = {"torch": torch}
     exec(textwrap.dedent(BUILDS_A_GRAPH), namespace)
     ex = get("jacobian_by_hand")
-    verdicts, violation, score = run_exercise(ex, lambda probe: call_student(namespace["jacobian_by_hand"], probe, True),
-                                              3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
+    call = lambda probe: call_student(namespace["jacobian_by_hand"], probe, rules=Rules(kind="by hand"))  # noqa: E731
+    verdicts, violation, score = run_exercise(ex, call, 3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
     assert violation == [] and all(v.passed for v in verdicts) and score == ex.points
 
 

@@ -227,10 +227,11 @@ class Session:
         pickled (target, args, kwargs)."""
         return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
 
-    def call(self, name: str, probe, by_hand: bool, timeout: float):
+    def call(self, name: str, probe, rules, timeout: float):
+        """``rules``: the exercise's ``policy.Rules``, for the tracer in the child."""
         args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
-        return self._roundtrip({"op": "call", "name": name, "probe": shared, "by_hand": by_hand}, timeout)
+        return self._roundtrip({"op": "call", "name": name, "probe": shared, "rules": rules}, timeout)
 
 
 class Sandbox:

@@ -182,7 +182,7 @@ def _handle(shell, request, call_student):
         error = result.error_before_exec or result.error_in_exec
         return CellReport(error=f"{type(error).__name__}: {error}"[:500] if error else "")
     name = request["name"]         # prints inside the student's function go to a collector nobody reads
-    return (call_student(shell.user_ns[name], request["probe"], request["by_hand"], copy_inputs=False)
+    return (call_student(shell.user_ns[name], request["probe"], rules=request["rules"], copy_inputs=False)
             if name in shell.user_ns else _missing(name))
 
 
