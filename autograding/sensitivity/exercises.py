@@ -232,8 +232,8 @@ def _clear_winner(J, A=None):
     rivals = {largest_row, int(np.abs(J.sum(axis=0)).argmax())}
     if A is not None:
         rivals.add(int(np.linalg.norm(A, axis=0).argmax()))
-    # the largest row is not j + 1 either, so the feedback can tell the two mistakes apart
-    return j if norms[j] > 1.05 * runner_up and j not in rivals and largest_row != j + 1 else None
+    # nor next to j, so the feedback can tell the largest row from an index counted from 1
+    return j if norms[j] > 1.05 * runner_up and j not in rivals and abs(largest_row - j) > 1 else None
 
 
 def most_sensitive_hidden(rng):
@@ -526,8 +526,8 @@ EXERCISES = [
     exercise(
         name="most_sensitive_input", kind="free", answer="index",
         reference=value(most_sensitive_input_reference),
-        visible=lambda: [probe(three_by_three, T([0.5, 1.0, -2.0]),
-                               label="F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z)) at (0.5, 1, -2)")],
+        visible=lambda: [probe(three_by_three, T([0.2, 2.5, -1.5]),
+                               label="F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z)) at (0.2, 2.5, -1.5)")],
         hidden=most_sensitive_hidden,
         hint=most_sensitive_hint,
     ),
