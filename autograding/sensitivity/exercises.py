@@ -123,17 +123,16 @@ class TanhMap:
 
 
 class Readout:
-    """x ↦ tanh(Vᵀ sin(x) + c): many inputs, a few outputs, O(n) parameters per output."""
+    """x ↦ tanh(C (w·sin x, w·cos x) + c): many inputs, a few outputs, O(n) parameters."""
 
-    def __init__(self, V, c):
-        self.V, self.c = V, T(c)
+    def __init__(self, w, C, c):
+        self.w, self.C, self.c = w, T(C), T(c)
 
     def __call__(self, x):
-        return torch.tanh(self.V.T @ torch.sin(x) + self.c)
+        return torch.tanh(self.C @ torch.stack([self.w @ torch.sin(x), self.w @ torch.cos(x)]) + self.c)
 
     def __repr__(self):
-        n, m = self.V.shape
-        return f"f(x) = tanh(Vᵀ sin(x) + c) from R^{n} to R^{m}"
+        return f"f(x) = tanh(C (w·sin x, w·cos x) + c) from R^{self.w.shape[0]} to R^{self.C.shape[0]}"
 
 
 class DiagonalPlusLowRank:
@@ -214,11 +213,11 @@ def linear_prediction_hidden(rng):
         dx = signed(rng, n, lo=0.05, hi=0.3)
         out.append(probe(f, T(x0), T(dx), label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
     n, m = 2 * 10 ** 6, 3
-    V = big_uniform(rng, n * m, lo=-0.5, hi=0.5).reshape(n, m)
-    V /= torch.linalg.vector_norm(V, dim=0)
+    w = big_uniform(rng, n, lo=-0.5, hi=0.5)
+    w /= torch.linalg.vector_norm(w)
     x0, dx = big_uniform(rng, n), big_uniform(rng, n, lo=-0.3, hi=0.3)
-    out.append(probe(Readout(V, signed(rng, m, lo=0.3, hi=1.0)), x0, dx,
-                     label=f"f = tanh(Vᵀ sin(x) + c) with {n:,} inputs and {m} outputs"))
+    out.append(probe(Readout(w, signed(rng, 2 * m, lo=0.3, hi=1.0).reshape(m, 2), signed(rng, m, lo=0.3, hi=1.0)),
+                     x0, dx, label=f"f = tanh(C (w·sin x, w·cos x) + c) with {n:,} inputs and {m} outputs"))
     return out
 
 
