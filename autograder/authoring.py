@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .policy import KINDS
+from .rules import KINDS
 from .values import Expected, Probe
 
 ANSWERS = ("matrix", "vector", "scalar", "shape", "index", "property")

@@ -9,6 +9,7 @@ warnings reach stderr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import os
@@ -107,13 +108,13 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 seed = student_seed(course_secret(root), student, name)
             if not hidden:
                 seed = None
-            from .calling import call_student
+            from .inside.calling import call_student
             from .feedback import render
             from .grading import run_exercise
-            from .policy import rules_for
+            from .rules import rules_for
             rules = rules_for(ex)
             srcs = sources if sources is not None else (_student_sources(fn) if rules.policed else [])
-            verdicts, violation, value = run_exercise(ex, lambda probe: call_student(fn, probe, rules=rules), seed,
+            verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, rules=rules), seed,
                                                       srcs, getattr(fn, "__name__", name))
             print(render(ex, verdicts, violation, value), file=out)
             return Score(value)

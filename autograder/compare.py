@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .feedback import fmt_probe, fmt_value
-from .policy import rules_for, violation_diagnosis
+from .rules import rules_for, violation_diagnosis
 from .values import ARGUMENT_CHANGED, Expected, Outcome, Unconvertible, Verdict
 
 
@@ -291,6 +291,18 @@ def judge(exercise, probe, outcome: Outcome, expected: Expected) -> Verdict:
     )
 
 
+def _expected_size(expected: Expected) -> str:
+    """How big the answer should be, and no more (a shape exercise's answer is not given away)."""
+    value = expected.value
+    if isinstance(value, np.ndarray):
+        return f"shape {_shape(value.shape)}"
+    if isinstance(value, tuple):
+        return f"{len(value)} numbers"
+    if value is not None:
+        return "a single number"
+    return expected.describe
+
+
 def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     details: list[str] = []
     if outcome.error is not None:
@@ -309,8 +321,8 @@ def _judge(exercise, probe, outcome: Outcome, expected: Expected):
     if value is None:
         return False, "none", "your function returned None — did you forget the `return` statement?", details
     if isinstance(value, Unconvertible) and value.too_large:
-        return False, "too_large", (f"your function returned {value.text}, so the answer was not read; "
-                                    "compare its shape with the expected one"), details
+        return False, "too_large", (f"your answer would hold {value.text}; expected {_expected_size(expected)}, "
+                                    "so it was not read"), details
     if isinstance(value, Unconvertible):
         return False, "not_numeric", (f"your function returned a {value.type_name}, which is not numbers; "
                                       "return a torch tensor, a numpy array or nested lists of numbers"), details

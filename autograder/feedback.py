@@ -123,7 +123,7 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
     """The feedback block for one exercise: a one-line summary, how special cases counted,
     the policy violation if any, and for each failing probe (at most 4, general ones first)
     the message, input, expected and returned value."""
-    from .policy import rules_for, violation_diagnosis
+    from .rules import rules_for, violation_diagnosis
     from .scoring import score as compute_score
     if isinstance(violation, str):  # a caller may pass one sentence instead of a list
         violation = [violation]

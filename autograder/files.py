@@ -83,16 +83,49 @@ def _copy_folder(src_fd: int, dst: str, rel: str, owner: int | None, skipped: li
                 _copy_folder(fd, target, rel + name + "/", owner, skipped)
             finally:
                 os.close(fd)
-        elif kind(mode):
-            skipped.append(f"{rel}{name} is {kind(mode)}; it was not copied")
         else:
             try:
-                _copy_file(name, src_fd, target, owner)
-            except (OSError, NotRegularFile) as exc:
-                skipped.append(f"{rel}{name} could not be copied ({getattr(exc, 'strerror', None) or exc})")
+                why = copy_regular_file(name, target, dir_fd=src_fd, owner=owner, shown_as=rel + name)
+            except OSError as exc:
+                why = f"{rel}{name} could not be copied ({exc.strerror or exc})"
+            if why:
+                skipped.append(why)
 
 
-def _copy_file(name: str, src_fd: int, target: str, owner: int | None) -> None:
+def copy_beside_notebooks(src: str, dst: str, ignore: list[str]) -> list[str]:
+    """Copy a submission's files other than notebooks from ``src`` to ``dst``, as nbgrader copies
+    them beside the autograded notebooks (its ``ignore`` globs hold, a file already there is
+    replaced), but regular files only. Returns one line per file left out, and why; an OSError
+    (a full disk) is raised, as nbgrader's own copy raises it."""
+    # Imported here: the sandbox's zygote imports this module and has no use for nbgrader.
+    from nbgrader.utils import find_all_files
+
+    skipped = []
+    for path in find_all_files(src, ignore + ["*.ipynb"]):
+        rel = os.path.relpath(path, src)
+        target = os.path.join(dst, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.lexists(target):
+            os.remove(target)
+        why = copy_regular_file(path, target, shown_as=rel)
+        if why:
+            skipped.append(why)
+    return skipped
+
+
+def copy_regular_file(path: str, target: str, *, dir_fd: int | None = None, owner: int | None = None,
+                      shown_as: str | None = None) -> str | None:
+    """Copy the regular file ``path`` into the new file ``target``; or, for anything else (a
+    link, a pipe, a socket, a device), leave it unopened and say so in one line that names it
+    ``shown_as``. An OSError (a full disk) is raised."""
+    try:
+        _copy_file(path, dir_fd, target, owner)
+    except NotRegularFile as exc:
+        return f"{shown_as or os.path.basename(path)} is {exc.kind}; it was not copied"
+    return None
+
+
+def _copy_file(name: str, src_fd: int | None, target: str, owner: int | None) -> None:
     with os.fdopen(open_regular(name, dir_fd=src_fd), "rb") as source:
         out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

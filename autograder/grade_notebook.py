@@ -25,7 +25,7 @@ from autograder.cells import tested_exercise
 from autograder.grading import run_exercise
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.cell_plan import plan_cells
-from autograder.policy import rules_for, violation_diagnosis
+from autograder.rules import rules_for, violation_diagnosis
 from autograder.recording import record_decisions
 from autograder.replies import sanitise, stream, well_formed
 from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
@@ -45,10 +45,10 @@ AUTOGRADE_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
 
 def _ask_child(session, exercise, timeout: float, deadline: float):
     """``call`` for run_exercise: the student's answer to one probe, fetched from the child."""
-    def call(probe) -> Outcome:
+    def call(probe, *, max_numbers: int) -> Outcome:
         try:
             outcome = session.call(exercise.name, probe, rules_for(exercise),
-                                   min(timeout, max(deadline - time.monotonic(), 0.1)))
+                                   min(timeout, max(deadline - time.monotonic(), 0.1)), max_numbers=max_numbers)
         except Interrupted:
             return failed_outcome("TimeoutError", f"the function did not return within {timeout:g} seconds")
         if not well_formed(outcome):

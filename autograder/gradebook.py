@@ -32,7 +32,7 @@ from typing import Any
 
 from . import lateness
 from .coursedir import Course
-from .files import kind as file_kind
+from .files import copy_beside_notebooks
 from .jobs import CellResult, NotebookResult
 
 PARTIAL_PREFIX = "."
@@ -191,10 +191,7 @@ class GradebookWriter:
         os.makedirs(tmp)
 
         # 1. files -------------------------------------------------------------
-        for filename in nbu.find_all_files(src, cd.ignore + ["*.ipynb"]):
-            if file_kind(os.lstat(filename).st_mode):    # links and special files: never read
-                continue
-            _copy(filename, os.path.join(tmp, os.path.relpath(filename, src)))
+        copy_beside_notebooks(src, tmp, cd.ignore)    # the child's copy of the folder lists what it leaves out
         source_root = self.course.source(self.assignment_id)
         for rel in self._source_files:
             _copy(os.path.join(source_root, rel), os.path.join(tmp, rel))

@@ -15,6 +15,10 @@ reads is the cell's ``execute_result``, written by us (``recording.record_decisi
 nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
 that notebook alone is replaced by its released version, every graded cell of it scores 0, and
 the reason is logged and shown in its test cells.
+
+``RegularFilesAutograde`` copies the submission's other files into ``autograded/`` as
+``autograder grade`` does: regular files only. Stock copies them with ``shutil.copy``, which
+follows links and fails the student's whole submission at a named pipe.
 """
 from __future__ import annotations
 
@@ -25,11 +29,13 @@ import nbformat
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
 from nbconvert.exporters import NotebookExporter
 from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, BaseConverter
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
 from autograder.cells import grade_id
+from autograder.files import copy_beside_notebooks
 from autograder.jobs import LIMIT_FIELDS, Limits, limits_from
 from autograder.secrets import course_secret, notebook_seeds
 
@@ -222,10 +228,29 @@ def _is_database_error(exc: Exception) -> bool:
     return isinstance(exc, SQLAlchemyError)
 
 
+class _RegularFilesOnly(BaseConverter):
+    """nbgrader's step that copies a submission's other files, for regular files only: a link,
+    pipe, socket or device is left out unopened, with a warning, and costs only itself."""
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        for line in copy_beside_notebooks(self._format_source(assignment_id, student_id),
+                                          self._format_dest(assignment_id, student_id), self.coursedir.ignore):
+            self.log.warning("%s/%s: %s", student_id, assignment_id, line)
+
+
+class RegularFilesAutograde(Autograde, _RegularFilesOnly):
+    """nbgrader's Autograde, with its copy of a submission's other files done by _RegularFilesOnly
+    (Autograde.init_assignment reaches it through super(), in BaseConverter's place)."""
+
+
 def install(c) -> None:
-    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, and read
-    submissions with SubmissionExporter."""
-    from nbgrader.converters import Autograde
+    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, read
+    submissions with SubmissionExporter and copy their other files with RegularFilesAutograde."""
+    from nbgrader.apps import api, autogradeapp
+
+    # nbgrader has no setting for the converter class: the command and the Formgrader's API
+    # each make an Autograde by this name.
+    autogradeapp.Autograde = api.Autograde = RegularFilesAutograde
     c.Autograde.exporter_class = "autograder.preprocessor.SubmissionExporter"
     c.Autograde.autograde_preprocessors = [
         "autograder.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p

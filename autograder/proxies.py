@@ -2,7 +2,7 @@
 
 A test cell no declaration covers runs here (``trusted_tests.py``). The names it reads
 from the notebook, and whatever it does with them, become requests to the child
-(``sandbox/remote.py``), which answers with plain data: numbers, strings, numpy arrays,
+(``inside/remote.py``), which answers with plain data: numbers, strings, numpy arrays,
 tensors, lists, tuples, dicts and sets are rebuilt here as our own objects, so the test
 cell's comparisons, asserts and hashes run on values the student's code can no longer
 touch. A module is our own copy of it (only ever an installed library), so a student who
@@ -27,7 +27,8 @@ import types
 
 import numpy as np
 
-from autograder.sandbox import ChildDied, Interrupted, remote
+from autograder.inside import remote
+from autograder.sandbox import ChildDied, Interrupted
 from autograder.sandbox.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
 
 _TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")

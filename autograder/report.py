@@ -47,7 +47,7 @@ LABELS = {
     "none": "returned None",
     "exception": "raised an exception",
     "not_numeric": "returned something that is not numeric",
-    "too_large": "returned more numbers than the grader reads",
+    "too_large": "returned far more numbers than expected",
     "autograd_used": "used autograd in a by-hand exercise",
     "jacobian_built": "built the whole Jacobian in a matrix-free exercise",
     "forbidden_call": "called a function the exercise does not allow",

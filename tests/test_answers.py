@@ -8,7 +8,7 @@ import torch
 
 from autograder.authoring import exercise, probe, value
 from autograder.builders import T
-from autograder.calling import to_plain
+from autograder.inside.calling import to_plain
 from autograder.compare import judge
 from autograder.values import Expected, Outcome
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from autograder import Score, check
-from autograder.calling import call_student, to_plain
+from autograder.inside.calling import call_student, to_plain
 from autograder.builders import T
 from autograder.check import grading_context
-from autograder.policy import Rules
+from autograder.rules import Rules
 from autograder.secrets import course_secret, student_seed
 from autograder.values import Probe, Unconvertible
 from jacobians_course import REPO_ROOT
@@ -130,6 +130,23 @@ def test_returned_value_conversions():
     assert isinstance(to_plain({"a": 1}), Unconvertible)
     assert isinstance(to_plain(torch.ones(2, dtype=torch.complex64)), Unconvertible)
     assert isinstance(to_plain(np.array([True])), Unconvertible)
+
+
+def test_an_answer_far_larger_than_expected_is_refused_from_its_shape(capfd):
+    """The bound comes from the expected answer: 9 million numbers (below the hard cap) for a
+    3×2 Jacobian are refused from the view's shape; a wrong shape of modest size is diagnosed."""
+    def jacobian_by_hand(p):
+        return torch.zeros(()).expand(3000, 3000)
+
+    def too_wide(p):
+        return torch.zeros(3, 40)
+
+    assert check("jacobian_by_hand", jacobian_by_hand) == 0
+    assert ("your answer would hold 9,000,000 numbers (shape (3000, 3000)); expected shape (3, 2), "
+            "so it was not read") in capfd.readouterr().out
+    assert check("jacobian_by_hand", too_wide) == 0
+    out = capfd.readouterr().out
+    assert "shape (3, 40)" in out and "would hold" not in out
 
 
 def test_call_student_copies_arguments_and_records_type():

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from autograder.compare import as_array, diagnose_array, judge
 from autograder.authoring import probes
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import EXERCISES
-from autograder.policy import rules_for
+from autograder.rules import rules_for
 from autograder.values import Outcome, StudentError, Unconvertible
 
 RTOL, ATOL = 1e-5, 1e-8
@@ -163,7 +163,7 @@ def test_shape_exercise_accepts_tuple_list_size_numpy_ints_only():
     probe = probes(ex)[0]
     exp = ex.reference(probe)
     assert exp.value == (1, 3)
-    from autograder.calling import to_plain
+    from autograder.inside.calling import to_plain
     for good in [(1, 3), [1, 3], torch.Size([1, 3]), (np.int64(1), np.int32(3))]:
         assert judge(ex, probe, Outcome(to_plain(good), "t"), exp).passed, good
     for bad in [(3, 1), (1.0, 3.0), (True, 3), np.array([1, 3]), torch.tensor([1, 3]), "(1, 3)", (1, 3, 1), None]:

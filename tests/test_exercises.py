@@ -2,6 +2,7 @@
 correct solutions (written here, by hand) score full marks, typical mistakes lose points."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import pickle
@@ -11,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from autograder.grading import run_exercise as _run
 from autograder.compare import judge
 from autograder.authoring import probes
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import EXERCISES, ProbeFunction, get
-from autograder.policy import rules_for
+from autograder.rules import rules_for
 
 SPEC_POINTS = {
     "jacobian_by_hand": 3, "numerical_jacobian": 3, "affine_jacobian": 1, "network_jacobian_shape": 1,
@@ -219,7 +220,7 @@ def test_probe_functions_pickle_and_keep_the_input_kind():
 def run_exercise(name, fn, seed, sources):
     """(exercise, verdicts, violation, score) for ``fn`` called in-process."""
     ex = get(name)
-    verdicts, violation, score = _run(ex, lambda p: call_student(fn, p, rules=rules_for(ex)), seed, sources,
+    verdicts, violation, score = _run(ex, functools.partial(call_student, fn, rules=rules_for(ex)), seed, sources,
                                       getattr(fn, "__name__", name))
     return ex, verdicts, violation, score
 

@@ -1,13 +1,16 @@
 """Hostile files: links and special files in a submission, scratch space that outlives grading,
 answers too large to read, links planted in the exchange.
 
-One class goes through `autograder grade`'s batch (``batch.grade``, real workers, real
-sandbox): every student hands in ``jacobian.ipynb`` only (3 + 3 + 1 autograded points, and a
-written answer graded by hand), each with one attack. ``nbgrader collect`` runs as the real
-CLI on an exchange with planted links. Scores, summary lines and messages are asserted exactly.
+One class, every student handing in ``jacobian.ipynb`` only (3 + 3 + 1 autograded points, and
+a written answer graded by hand), each with one attack, is graded on both paths real grading
+takes: `autograder grade`'s batch (``batch.grade``, real workers, real sandbox) and routed
+`nbgrader autograde` (the real CLI, as the Formgrader's button runs it). ``nbgrader collect``
+runs as the real CLI on an exchange with planted links. Scores, and the messages each path
+gives (the batch's summary, autograde's log), are asserted exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -106,8 +109,13 @@ HUGE = {
     "numerical_jacobian": "import numpy as np\n\ndef numerical_jacobian(f, x, h=1e-5):\n"
                           "    return np.broadcast_to(np.zeros(()), (10**6, 10**6))\n",
 }
-TOO_LARGE = ("your function returned 1,000,000,000,000 numbers (shape (1000000, 1000000)); the grader reads "
-             "at most 67,108,864, so the answer was not read; compare its shape with the expected one")
+# the first probe of each: the expected shape is the visible one's
+TOO_LARGE = {"jacobian_by_hand": (3, 2), "numerical_jacobian": (2, 2)}
+
+
+def too_large(expected: tuple) -> str:
+    return (f"your answer would hold 1,000,000,000,000 numbers (shape (1000000, 1000000)); expected shape "
+            f"{expected}, so it was not read")
 
 
 def _edit_json(folder: Path, grade_id: str, edit) -> None:
@@ -140,8 +148,59 @@ ATTACKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def graded(course_template, tmp_path_factory):
+GRADE, ROUTED = "autograder grade", "nbgrader autograde"
+# autograde's log: "[AutogradeApp | WARNING] mallory/jacobian: <problem>", per notebook or,
+# for the files copied beside the notebooks, per assignment
+WARNING = re.compile(r"^\[AutogradeApp \| WARNING\] ([^/\s]+)/([^:\s]+): (.*)$", re.MULTILINE)
+STANDS_IN = "; every graded cell of it scores 0"       # routed: the release stands in for a refused notebook
+
+
+@dataclasses.dataclass
+class Graded:
+    path: str                           # GRADE or ROUTED
+    root: Path
+    finished: bool                      # every student was graded and recorded
+    scores: dict[str, dict[str, float]]
+    failed: dict[str, list[str]]        # student -> why their notebook was not graded
+    problems: dict[str, list[str]]      # student -> what was reported about their notebook
+    files: dict[str, list[str]]         # student -> what was reported about the files beside it
+
+
+def _grade(root: Path, students: list[str]) -> Graded:
+    summary = batch.grade(load_course(str(root)), ASG, workers=2, tty=False)
+    failed, problems = {}, {}
+    for student, notebook, reason in summary.failed:
+        if notebook == NB:
+            failed.setdefault(student, []).append(reason)
+    for student, notebook, problem in summary.problems:
+        if notebook == NB:
+            problems.setdefault(student, []).append(problem)
+    finished = not summary.interrupted and summary.students_committed == len(students)
+    return Graded(GRADE, root, finished, _scores(root), failed, problems, {})
+
+
+def _autograde(root: Path, students: list[str]) -> Graded:
+    proc = scaffold.nbgrader("autograde", ASG, "--force", cwd=root, env=scaffold.course_env(root), timeout=1800)
+    log = proc.stdout + proc.stderr
+    failed, problems, files = {}, {}, {}
+    for student, where, text in WARNING.findall(log):
+        if where == ASG:
+            files.setdefault(student, []).append(text)
+        elif where == NB and text.endswith(STANDS_IN):
+            failed.setdefault(student, []).append(text.removesuffix(STANDS_IN))
+        elif where == NB:
+            problems.setdefault(student, []).append(text)
+    finished = "There was an error processing assignment" not in log and sorted(_scores(root)) == sorted(students)
+    return Graded(ROUTED, root, finished, _scores(root), failed, problems, files)
+
+
+def _scores(root: Path) -> dict[str, dict[str, float]]:
+    return {student: {k: v for k, v in row.items() if k in FULL}
+            for student, row in scaffold.gradebook_scores(root, ASG).items()}
+
+
+@pytest.fixture(scope="module", params=[GRADE, ROUTED])
+def graded(request, course_template, tmp_path_factory) -> Graded:
     root = tmp_path_factory.mktemp("hostile-files") / "course"
     shutil.copytree(course_template, root)
     students = ["ada", "extras", "scratch", "huge", *ATTACKS, *BROKEN_CELLS]
@@ -159,6 +218,7 @@ def graded(course_template, tmp_path_factory):
     os.mkfifo(extras / "sub" / "pipe")
     _socket(extras / "sock")
     (extras / "zero").symlink_to("/dev/zero")
+    _char_device(extras / "dev")
     (extras / "secret").symlink_to(root / ".autograder" / "secret")
     (extras / "source").symlink_to(root / "source")
     _add_cell(extras, LOOK_AROUND)
@@ -168,10 +228,7 @@ def graded(course_template, tmp_path_factory):
     for student, (grade_id, edit) in BROKEN_CELLS.items():
         _edit_json(folders[student], grade_id, edit)
 
-    summary = batch.grade(load_course(str(root)), ASG, workers=2, tty=False)
-    scores = {student: {k: v for k, v in row.items() if k in FULL}
-              for student, row in scaffold.gradebook_scores(root, ASG).items()}
-    return {"root": root, "summary": summary, "scores": scores}
+    return (_grade if request.param == GRADE else _autograde)(root, students)
 
 
 def autograded_text(root: Path, student: str, fragment: str) -> str:
@@ -187,17 +244,11 @@ def report(root: Path, student: str) -> dict:
     return json.loads(match.group(1))
 
 
-def problems(summary, student: str) -> list[str]:
-    return [p for s, n, p in summary.problems if s == student and n == NB]
-
-
 # ----------------------------------------------------------------------------- tests
 def test_the_batch_finishes_and_the_others_keep_full_marks(graded):
-    summary = graded["summary"]
-    assert not summary.interrupted and summary.students_committed == 12
+    assert graded.finished
     for student in ("ada", "extras", "scratch"):
-        assert graded["scores"][student] == FULL
-        assert (student, NB, "7/8") in summary.graded
+        assert graded.scores[student] == FULL
 
 
 @pytest.mark.parametrize("student,kind", [
@@ -208,27 +259,38 @@ def test_the_batch_finishes_and_the_others_keep_full_marks(graded):
     ("device", "a device"),
 ])
 def test_a_notebook_that_is_not_a_file_is_refused_unread(graded, student, kind):
-    summary = graded["summary"]
-    assert [(s, n, r) for s, n, r in summary.failed if s == student] == [(student, NB, refused(kind))]
-    assert graded["scores"][student] == ZERO
-    assert not (graded["root"] / "autograded" / student / ASG / f"{NB}.ipynb").exists()
+    assert graded.failed.get(student) == [refused(kind)]
+    assert graded.scores[student] == ZERO
+    autograded = graded.root / "autograded" / student / ASG / f"{NB}.ipynb"
+    if graded.path == GRADE:
+        assert not autograded.exists()
+    else:       # the released notebook stands in, every test cell saying why it scored 0
+        nb = nbformat.read(autograded, as_version=4)
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
+        assert len(tests) == len(POINTS)
+        for cell in tests:
+            assert f"Not graded: {refused(kind)}.\n" in [o.get("text") for o in cell.outputs]
 
 
 def test_links_and_special_files_beside_a_notebook_are_left_out(graded):
-    root = graded["root"]
+    root = graded.root
     assert report(root, "extras") == {"files": ["jacobian.ipynb", "notes.txt", "sub/w.txt", "timestamp.txt"],
                                       "notes": "my notes", "deep": "1 2 3"}
-    assert problems(graded["summary"], "extras") == [
-        not_copied("secret", "a symbolic link"), not_copied("sock", "a socket"),
-        not_copied("source", "a symbolic link"), not_copied("sub/pipe", "a named pipe"),
-        not_copied("zero", "a symbolic link")]
+    left_out = [not_copied("dev", "a device"), not_copied("secret", "a symbolic link"), not_copied("sock", "a socket"),
+                not_copied("source", "a symbolic link"), not_copied("sub/pipe", "a named pipe"),
+                not_copied("zero", "a symbolic link")]
+    if graded.path == GRADE:     # the child's working folder is copied from submitted/
+        assert graded.problems.get("extras") == left_out
+    else:   # nbgrader copies the folder into autograded/ first (links to folders it never follows)
+        assert sorted(graded.files.get("extras", [])) == [line for line in left_out if not line.startswith("source")]
+        assert graded.problems.get("extras") is None
     kept = sorted(str(p.relative_to(root / "autograded" / "extras" / ASG))
                   for p in (root / "autograded" / "extras" / ASG).rglob("*"))
     assert kept == ["jacobian.ipynb", "notes.txt", "sub", "sub/w.txt", "timestamp.txt"]
 
 
 def test_private_scratch_is_bounded_and_gone_with_the_child(graded):
-    assert report(graded["root"], "scratch") == {
+    assert report(graded.root, "scratch") == {
         "/tmp": 32 * MB, "/var/tmp": 32 * MB, "/dev/shm": 32 * MB, "/run/lock": 32 * MB, "home": 32 * MB,
         "fill": "ENOSPC", "written_mb_below_256": True, "sysv_shm": True, "shares": 1, "plant": "EROFS"}
     for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
@@ -238,11 +300,11 @@ def test_private_scratch_is_bounded_and_gone_with_the_child(graded):
 
 
 def test_huge_answers_fail_their_probes_and_the_process_lives_on(graded):
-    assert graded["scores"]["huge"] == {"test_jacobian_by_hand": 0.0, "test_numerical_jacobian": 0.0,
-                                        "test_affine_jacobian": 1.0, NB: 1.0}
-    for test in ("jacobian_by_hand", "numerical_jacobian"):
-        assert TOO_LARGE in autograded_text(graded["root"], "huge", f'check("{test}"')
-    assert problems(graded["summary"], "huge") == []
+    assert graded.scores["huge"] == {"test_jacobian_by_hand": 0.0, "test_numerical_jacobian": 0.0,
+                                     "test_affine_jacobian": 1.0, NB: 1.0}
+    for test, expected in TOO_LARGE.items():
+        assert too_large(expected) in autograded_text(graded.root, "huge", f'check("{test}"')
+    assert graded.problems.get("huge") is None and graded.failed.get("huge") is None
 
 
 # ----------------------------------------------------------------------------- nbgrader collect
@@ -282,9 +344,9 @@ def test_collect_refuses_links_and_special_files(course):
 
 
 def test_a_broken_cell_costs_at_most_its_own_exercise(graded):
-    scores, summary = graded["scores"], graded["summary"]
+    scores, problems = graded.scores, graded.problems
     assert scores["setup_retyped"] == FULL
-    assert problems(summary, "setup_retyped") == ["a malformed cell was dropped"]
+    assert problems.get("setup_retyped") == ["a malformed cell was dropped"]
     assert scores["no_source"] == {**FULL, "test_jacobian_by_hand": 0.0, NB: 4.0}
     assert scores["dict_grade_id"] == FULL
-    assert not [f for f in summary.failed if f[0] in BROKEN_CELLS]
+    assert not graded.failed.keys() & BROKEN_CELLS.keys()

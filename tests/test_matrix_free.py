@@ -4,6 +4,7 @@ call is found by name, alias, method or identity; each scores 0 with a message t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import textwrap
 
 import numpy as np
@@ -12,10 +13,11 @@ import torch
 
 from autograder.authoring import exercise, probe, value
 from autograder.builders import T
-from autograder.calling import call_student
+from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import MATERIALISING, Rules, rules_for, static_violations, violation_diagnosis
+from autograder.policy import static_violations
+from autograder.rules import MATERIALISING, Rules, rules_for, violation_diagnosis
 from autograder.values import Probe
 
 HEADER = "import torch\nimport numpy as np\n"
@@ -275,7 +277,7 @@ def _exercise(kind="matrix-free", forbid=None):
 def _grade(declared, source: str, name="directional"):
     fn = _namespace(source)[name]
     rules = rules_for(declared)
-    verdicts, violation, score = run_exercise(declared, lambda p: call_student(fn, p, rules=rules), 7,
+    verdicts, violation, score = run_exercise(declared, functools.partial(call_student, fn, rules=rules), 7,
                                               [HEADER, textwrap.dedent(source)], name)
     return verdicts, violation, score, render(declared, verdicts, violation, score)
 
@@ -323,9 +325,12 @@ def test_the_child_traces_the_rules_it_is_sent(sandbox):
         for cell in cells:
             assert not session.run_cell(cell, timeout=60).error
         # torch.tanh: a function the child can unpickle by reference (this test module it cannot)
-        honest = session.call("honest", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60)
-        batched = session.call("batched", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60)
-        det = session.call("log_det", Probe((T([[2.0, 1.0], [0.5, 3.0]]),)), NO_DET, timeout=60)
+        honest = session.call("honest", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60,
+                              max_numbers=MAX_ANSWER_NUMBERS)
+        batched = session.call("batched", Probe((torch.tanh, X, V)), MATRIX_FREE, timeout=60,
+                               max_numbers=MAX_ANSWER_NUMBERS)
+        det = session.call("log_det", Probe((T([[2.0, 1.0], [0.5, 3.0]]),)), NO_DET, timeout=60,
+                           max_numbers=MAX_ANSWER_NUMBERS)
     assert honest.error is None and honest.autograd_calls == ()
     np.testing.assert_allclose(honest.value, ((1 - torch.tanh(X) ** 2) * V).numpy(), rtol=1e-12)
     assert batched.autograd_calls == (f"autograd products inside torch.vmap: {MATERIALISING['vmap']}",)

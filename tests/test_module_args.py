@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from autograder.builders import T
-from autograder.calling import call_student
+from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
 from autograder.declarations import declarations_module
 from autograder.jobs import Declarations
-from autograder.policy import Rules
+from autograder.rules import Rules
 from autograder.sandbox import Sandbox
 from autograder.values import ARGUMENT_CHANGED, Probe
 
@@ -131,7 +131,7 @@ def sandbox():
 def _in_child(sandbox, source: str, name: str, probe, hide: tuple):
     with sandbox.session(None, hide, 2048, 1 << 20) as session:
         assert not session.run_cell(textwrap.dedent(source), timeout=60).error
-        return session.call(name, probe, Rules(kind="free"), timeout=60)
+        return session.call(name, probe, Rules(kind="free"), timeout=60, max_numbers=MAX_ANSWER_NUMBERS)
 
 
 def test_modules_and_functions_reach_the_child_by_value(course_module, sandbox):

@@ -4,8 +4,8 @@ scores 0 (the general-position probes tell it from the right one, whatever the s
 answer wrong only at a special case scores more than half but less than full."""
 from __future__ import annotations
 
+import functools
 import inspect
-
 import math
 
 import numpy as np
@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from autograder import notebook_text, scaffold
 import jacobians_course
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from jacobians_course import EXERCISES, get
 from autograder.feedback import render
 from autograder.grading import run_exercise
-from autograder.policy import rules_for
+from autograder.rules import rules_for
 from autograder.scoring import EDGE_WEIGHT
 
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
@@ -208,7 +208,7 @@ def _chain(weights, biases, x, activation, slopes=True, last=False, reverse=Fals
 
 def _graded(name, fn, seed):
     ex = get(name)
-    return run_exercise(ex, lambda probe: call_student(fn, probe, rules=rules_for(ex)), seed, [])
+    return run_exercise(ex, functools.partial(call_student, fn, rules=rules_for(ex)), seed, [])
 
 
 def _score(name, fn, seed) -> float:

@@ -2,18 +2,21 @@
 honest code is not flagged, even when it builds tensors that require grad."""
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import numpy as np
 import pytest
 import torch
 
-from autograder.calling import call_student
+from autograder.inside.calling import call_student
 from autograder.builders import T
 from autograder.values import Probe
 from jacobians_course import get
 from autograder.grading import run_exercise
-from autograder.policy import AutogradTracer, Rules, static_violations
+from autograder.inside.tracer import AutogradTracer
+from autograder.policy import static_violations
+from autograder.rules import Rules
 
 HEADER = "import torch\nimport numpy as np\n"
 
@@ -261,7 +264,7 @@ def test_by_hand_answer_that_requires_grad_scores_full_marks():
     namespace = {"torch": torch}
     exec(textwrap.dedent(BUILDS_A_GRAPH), namespace)
     ex = get("jacobian_by_hand")
-    call = lambda probe: call_student(namespace["jacobian_by_hand"], probe, rules=Rules(kind="by hand"))  # noqa: E731
+    call = functools.partial(call_student, namespace["jacobian_by_hand"], rules=Rules(kind="by hand"))
     verdicts, violation, score = run_exercise(ex, call, 3, [HEADER, textwrap.dedent(BUILDS_A_GRAPH)])
     assert violation == [] and all(v.passed for v in verdicts) and score == ex.points
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from autograder.compare import diagnose_array
-from autograder.calling import to_plain
+from autograder.inside.calling import to_plain
 
 RTOL, ATOL = 1e-5, 1e-8
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -223,15 +223,17 @@ class Session:
         return inside if os.path.isdir(inside) else scratch
 
     def proxy(self, action: str, payload: bytes, timeout: float):
-        """Do ``action`` to the student's objects (see sandbox/remote.py); ``payload`` is the
+        """Do ``action`` to the student's objects (see inside/remote.py); ``payload`` is the
         pickled (target, args, kwargs)."""
         return self._roundtrip({"op": "proxy", "action": action, "payload": payload}, timeout)
 
-    def call(self, name: str, probe, rules, timeout: float):
-        """``rules``: the exercise's ``policy.Rules``, for the tracer in the child."""
+    def call(self, name: str, probe, rules, timeout: float, *, max_numbers: int):
+        """``rules``: the exercise's ``policy.Rules``, for the tracer in the child;
+        ``max_numbers``: the most numbers the child reads of the answer."""
         args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
-        return self._roundtrip({"op": "call", "name": name, "probe": shared, "rules": rules}, timeout)
+        return self._roundtrip({"op": "call", "name": name, "probe": shared, "rules": rules,
+                                "max_numbers": max_numbers}, timeout)
 
 
 class Sandbox:

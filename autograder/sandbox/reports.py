@@ -18,7 +18,7 @@ class Ready:
     skipped: list = field(default_factory=list)    # submitted files left out of its working folder
 
 
-# ---- what a proxied request brings back (sandbox/remote.py exports, proxies.py imports) ----
+# ---- what a proxied request brings back (inside/remote.py exports, proxies.py imports) ----
 
 @dataclass
 class Handle:

@@ -50,8 +50,8 @@ def prepare() -> None:
     fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
     plt.close(fig)
     import matplotlib_inline.backend_inline  # noqa: F401
-    import autograder.calling  # noqa: F401  (the child-side engine code)
-    import autograder.sandbox.child  # noqa: F401
+    import autograder.inside.calling  # noqa: F401  (the child-side engine code)
+    import autograder.inside.child  # noqa: F401
 
 
 def _describe(status: int) -> str:
@@ -100,7 +100,7 @@ def main(control_fd: int) -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # die with the worker
     control = socket.socket(fileno=control_fd)
     prepare()
-    from autograder.sandbox.child import make_shell, serve
+    from autograder.inside.child import make_shell, serve
     shell, current = make_shell()
     # Everything so far is shared with the children; keep their garbage collector from
     # walking (and so copying) it.

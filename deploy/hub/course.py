@@ -112,8 +112,9 @@ def setup_course(s: Settings) -> None:
     if not (s.course_root / "nbgrader_config.py").exists():
         s.course_root.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "nbgrader_config.py", s.course_root / "nbgrader_config.py")
-        shutil.copytree(REPO / "source", s.course_root / "source",
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        for folder in ("source", "autograding"):       # the notebooks, and how their tests are graded
+            shutil.copytree(REPO / folder, s.course_root / folder,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     _run("chown", "-R", f"{s.instructor}:", str(s.course_root))
     os.chmod(s.course_root, 0o700)
     nbgrader = str(s.venv / "bin" / "nbgrader")

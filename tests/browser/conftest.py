@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder import scaffold
 from autograder.coursedir import Course, load_course
 
 REPO = Path(__file__).resolve().parents[2]
@@ -305,10 +306,7 @@ def lab_course(tmp_path_factory):
     """A released course with an instructor's Lab and a student's Lab running on it."""
     tmp = tmp_path_factory.mktemp("browser-course")
     env = _clean_env(tmp)
-    root = tmp / "course"
-    root.mkdir()
-    shutil.copytree(REPO / "source", root / "source")
-    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    root = scaffold.make_course(tmp / "course", release=False)
     c = LabSession(tmp=tmp, env=env, home=tmp / "home", course=_course_as_the_servers_see_it(root, env),
                    student_root=tmp / "students" / STUDENT)
     try:

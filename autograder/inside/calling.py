@@ -21,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
-# bound here, in the zygote, before any student code: replacing policy.AutogradTracer changes nothing
-from .policy import AutogradTracer
-from .sandbox.wire import MAX_BUFFER_BYTES
-from .values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
+# bound here, in the zygote, before any student code: replacing tracer.AutogradTracer changes nothing
+from autograder.inside.tracer import AutogradTracer
+from autograder.sandbox.wire import MAX_BUFFER_BYTES
+from autograder.values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
-# The most numbers one answer may hold: one float64 array on the wire. Checked from the shape,
-# before anything is copied: a 10**12-element view of one number costs 8 bytes until then.
+# The most numbers one answer may ever hold: one float64 array on the wire. The grader sends a
+# tighter bound with each call, from the expected answer (``grading.answer_bound``). Checked
+# from the shape, before anything is copied: a 10**12-element view of one number costs 8 bytes
+# until then.
 MAX_ANSWER_NUMBERS = MAX_BUFFER_BYTES // 8
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -82,17 +84,16 @@ def _short_repr(value: Any) -> str:
         return f"<{type(value).__name__}>"
 
 
-def _too_large(value, shape: tuple) -> Unconvertible | None:
+def _too_large(value, shape: tuple, max_numbers: int) -> Unconvertible | None:
     count = int(np.prod(shape, dtype=object))
-    if count <= MAX_ANSWER_NUMBERS:
+    if count <= max_numbers:
         return None
-    return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)}); the grader reads at "
-                                           f"most {MAX_ANSWER_NUMBERS:,}", too_large=True)
+    return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)})", too_large=True)
 
 
-def _tensor_to_array(t) -> Any:
+def _tensor_to_array(t, max_numbers: int) -> Any:
     import torch
-    too_large = _too_large(t, tuple(t.shape))
+    too_large = _too_large(t, tuple(t.shape), max_numbers)
     if too_large:
         return too_large
     if t.is_complex():
@@ -110,7 +111,7 @@ def _tensor_to_array(t) -> Any:
     return np.asarray(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64)
 
 
-def to_plain(value: Any, _depth: int = 0) -> Any:
+def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBERS) -> Any:
     """Convert a student's return value to a PlainValue.
 
     Tensors (any real dtype, with or without requires_grad) and numeric numpy arrays become
@@ -118,7 +119,8 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
     become int/float; lists and tuples become tuples of plain values, collapsed to one float64
     array when they are a rectangular nest of numbers that holds at least one float or another
     array (a flat tuple of ints, like a shape, stays a tuple of ints). Anything else is
-    ``Unconvertible``.
+    ``Unconvertible``, and so is an array or list of more than ``max_numbers`` numbers
+    (``too_large``, judged from its shape before it is read).
     """
     if value is None or isinstance(value, str):
         return value
@@ -138,11 +140,11 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         if value.ndim == 0 and not (value.dtype.is_floating_point or value.dtype.is_complex
                                     or value.dtype == torch.bool):
             return int(value)     # an index, as a 0-d integer tensor
-        return _tensor_to_array(value)
+        return _tensor_to_array(value, max_numbers)
     if isinstance(value, np.ndarray):
         if value.ndim == 0 and value.dtype.kind in "iu":
             return int(value)
-        too_large = _too_large(value, value.shape)
+        too_large = _too_large(value, value.shape, max_numbers)
         if too_large:
             return too_large
         if value.dtype.kind in "fiu":
@@ -150,13 +152,13 @@ def to_plain(value: Any, _depth: int = 0) -> Any:
         if value.dtype.kind == "b":
             return Unconvertible(type_name(value), "an array of booleans")
         if value.dtype.kind == "O" and _depth < 4:
-            return to_plain(value.tolist(), _depth + 1)
+            return to_plain(value.tolist(), _depth + 1, max_numbers=max_numbers)
         return Unconvertible(type_name(value), _short_repr(value))
     if isinstance(value, (list, tuple)) and _depth < 8:
-        too_large = _too_large(value, (len(value),))
+        too_large = _too_large(value, (len(value),), max_numbers)
         if too_large:
             return too_large
-        items = tuple(to_plain(v, _depth + 1) for v in value)
+        items = tuple(to_plain(v, _depth + 1, max_numbers=max_numbers) for v in value)
         collapsed = _collapse(items)
         return items if collapsed is None else collapsed
     return Unconvertible(type_name(value), _short_repr(value))
@@ -312,11 +314,13 @@ def _capture_fd2():
 
 # ----------------------------------------------------------------------------- the call
 
-def call_student(fn, probe, rules=None, copy_inputs: bool = True) -> Outcome:
+def call_student(fn, probe, rules=None, copy_inputs: bool = True, *,
+                 max_numbers: int = MAX_ANSWER_NUMBERS) -> Outcome:
     """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
 
     ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
     unpickles a fresh one per request), where a copy of a 10**7-entry input buys nothing.
+    ``max_numbers``: an answer holding more numbers is not read (see ``to_plain``).
 
     Never raises for anything the student's code does (SystemExit included; only
     KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
@@ -368,7 +372,7 @@ def call_student(fn, probe, rules=None, copy_inputs: bool = True) -> Outcome:
     if error is not None:
         return Outcome(None, "exception", error, calls, stderr, out_buf.getvalue()[:5000], seconds)
     try:
-        value = to_plain(raw)
+        value = to_plain(raw, max_numbers=max_numbers)
         tname = type_name(raw)
     except Exception as exc:  # a hostile __array__ or __len__, say
         value = Unconvertible(type(raw).__name__, f"could not be read: {type(exc).__name__}")

@@ -18,7 +18,7 @@ import types
 
 import numpy as np
 
-from autograder.calling import locate_error
+from autograder.inside.calling import locate_error
 from autograder.sandbox.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
 
 MAX_ITEMS = 200_000          # numbers and items in one reply; more is not "plain data" any more

@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 
-from autograder.sandbox import remote, wire
+from autograder.inside import remote
+from autograder.sandbox import wire
 from autograder.sandbox.isolation import Confinement, confine
 from autograder.sandbox.reports import CellReport, ProxyReply, Ready, RemoteError
 
@@ -152,7 +153,7 @@ def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: boo
     sys.stdout, sys.stderr = _Stream(current, "stdout"), _Stream(current, "stderr")
     wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied, skipped=skipped))
 
-    from autograder.calling import call_student
+    from autograder.inside.calling import call_student
     while True:
         # The grader's SIGINT (a cell past its time limit) interrupts student code, never our I/O.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -182,7 +183,8 @@ def _handle(shell, request, call_student):
         error = result.error_before_exec or result.error_in_exec
         return CellReport(error=f"{type(error).__name__}: {error}"[:500] if error else "")
     name = request["name"]         # prints inside the student's function go to a collector nobody reads
-    return (call_student(shell.user_ns[name], request["probe"], rules=request["rules"], copy_inputs=False)
+    return (call_student(shell.user_ns[name], request["probe"], rules=request["rules"], copy_inputs=False,
+                         max_numbers=request["max_numbers"])
             if name in shell.user_ns else _missing(name))
 
 
