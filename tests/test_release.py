@@ -22,6 +22,12 @@ AUTOGRADED = {
         "dead_neurons": {"relu_jacobian": 2, "dead_input": 3, "relu_vjp": 2},
         "sigmoid_saturation": {"sigmoid_jacobian": 2, "sigmoid_layer_jacobian": 3, "saturated_fraction": 2},
     },
+    "sensitivity": {
+        "linearization": {"tiny_net_jacobian": 3, "linear_prediction": 2, "most_sensitive_input": 2},
+        "volume": {"polar_jacobian": 2, "coupling_log_det": 3},
+        "robustness": {"spectral_norm": 3, "fgsm": 2, "saliency": 2, "lipschitz_bound": 2},
+        "residual": {"residual_jacobian": 3, "depth_sensitivity": 3},
+    },
 }
 MANUAL = {
     "jacobians": {
@@ -29,6 +35,12 @@ MANUAL = {
         "chain_rule": "explain_chain_rule",
         "dead_neurons": "explain_dead_neurons",
         "sigmoid_saturation": "explain_saturation",
+    },
+    "sensitivity": {
+        "linearization": "explain_linearization",
+        "volume": "explain_volume",
+        "robustness": "explain_robustness",
+        "residual": "explain_residual",
     },
 }
 
