@@ -3,11 +3,11 @@
 #   make setup      .venv/ with torch (CPU), the autograder package (editable, test, postgres
 #                   and hub extras), the Jupyter kernel nbgrader uses, Debian's chromium for
 #                   browser tests, PostgreSQL and JupyterHub's proxy (npm) for the deployment tests
-#   make demo       grade a small sample class in ./demo-course and print the scores
+#   make demo       grade a small sample class of each assignment in ./demo-course and print the scores
 #   make test       the whole test suite (browser tests too when chromium is present)
 #   make release    regenerate release/ from source/ (nbgrader generate_assignment)
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
-#   make bench      stock nbgrader vs `autograder grade` on a synthetic class
+#   make bench      stock nbgrader vs `autograder grade` on synthetic classes (40 and 8 students, each assignment)
 #   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
 #   make hub        the course on a JupyterHub on 127.0.0.1 (as root; see docs/deploy.md)
