@@ -28,7 +28,7 @@ from autograder.cell_plan import plan_cells
 from autograder.rules import rules_for, violation_diagnosis
 from autograder.recording import record_decisions
 from autograder.replies import sanitise, stream, well_formed
-from autograder.sandbox import ChildDied, Interrupted, shared_sandbox
+from autograder.sandbox import ChildDied, Interrupted, close_shared_sandbox, shared_sandbox
 from autograder.sandbox.reports import CellReport
 from autograder.submission import BadSubmission, read_submission
 from autograder.trusted_tests import CANNOT_CROSS, InstructorSide
@@ -226,6 +226,11 @@ def after_fork() -> None:
     """In a newborn worker, before its first job: fork its sandbox's zygote while this
     process is still as clean as the fork server."""
     shared_sandbox().start(fork=True)
+
+
+def before_exit() -> None:
+    """As a worker leaves: end its zygote and free the memory its sandbox's share files hold."""
+    close_shared_sandbox()
 
 
 def course_secret_paths(course_root: str) -> list[str]:

@@ -13,8 +13,9 @@ Fork server protocol (one JSON message per SOCK_SEQPACKET packet on CONTROL_FD):
   pool -> server: "fork" with the new worker's socket attached (SCM_RIGHTS)
   server -> pool: {"forked": PID}, and later {"exited": PID, "code": N} when that worker ends
 
-A grader module may define ``warm_up()`` (run once in the fork server) and ``after_fork()``
-(run in each newborn worker before its first job).
+A grader module may define ``warm_up()`` (run once in the fork server), ``after_fork()``
+(run in each newborn worker before its first job) and ``before_exit()`` (run as a worker
+leaves: it ends by ``os._exit``, which skips ``atexit``).
 """
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ def _fork_worker(fd: int, grader: str) -> int:
     try:
         close_fds_except(fd)
         _serve_jobs(fd, grader)
+        before_exit = _hook(grader, "before_exit")
+        if before_exit:
+            before_exit()
     except BaseException:  # noqa: BLE001 - the pool learns of it from the exit code
         code = 1
         traceback.print_exc()

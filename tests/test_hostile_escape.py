@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.localpool import LocalPool
+from autograder.sandbox import SHARE_PREFIX, SHARE_ROOT, Sandbox
 
 from hostile_harness import (FULL, SECRET_ENV, SECRET_ENV_VALUE, insert_after, report, scores, set_source,
                              student_code)
@@ -103,6 +106,25 @@ def test_big_probe_files_cannot_be_tampered_with(grader):
         assert oct(os.stat(path).st_mode & 0o777) == oct(0o440 if sandbox.uid else 0o400)
     honest = grader.grade(grader.nb("dead_neurons"), student="victim2", notebook="dead_neurons")
     assert honest.cells["test_relu_vjp"].score == 2.0, honest.cells["test_relu_vjp"].message
+
+
+def test_share_files_of_a_dead_grader_are_freed():
+    """The probe files live in memory: a new sandbox removes those of processes that died
+    without closing theirs, and leaves a living one's alone."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = os.path.join(SHARE_ROOT, f"{SHARE_PREFIX}{gone.pid}-left")
+    living = os.path.join(SHARE_ROOT, f"{SHARE_PREFIX}{os.getpid()}-kept")
+    for folder in (dead, living):
+        os.mkdir(folder)
+        Path(folder, "0.bin").write_bytes(b"\0" * 4096)
+    sandbox = Sandbox()
+    try:
+        sandbox.share_files()
+        assert not os.path.exists(dead) and os.path.exists(living)
+    finally:
+        sandbox.close()
+        shutil.rmtree(living, ignore_errors=True)
 
 
 def test_extra_files_and_folders_stay_the_students_own(grader):

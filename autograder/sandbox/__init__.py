@@ -8,6 +8,7 @@ everything it started.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import itertools
 import json
@@ -66,6 +67,37 @@ class _Shared:
         return _load_shared, (self.path, self.dtype, self.shape)
 
 
+SHARE_PREFIX = "autograder-share-"
+SHARE_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def orphaned_share_dirs(root: str) -> list[str]:
+    """The share folders in ``root`` whose process died without closing its sandbox."""
+    orphans = []
+    for name in os.listdir(root):
+        owner = name.removeprefix(SHARE_PREFIX).split("-", 1)[0]
+        if name.startswith(SHARE_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+            orphans.append(os.path.join(root, name))
+    return orphans
+
+
+def _remove_orphaned_share_dirs(root: str) -> None:
+    # They live in memory: a worker killed by a timeout or by Dask never cleans up, and over
+    # a term of grading runs its leftovers would fill the machine's RAM.
+    for path in orphaned_share_dirs(root):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class _ShareFiles:
     """Memory-backed files that carry big probe tensors to the children, one per argument slot.
 
@@ -78,7 +110,8 @@ class _ShareFiles:
 
     def __init__(self, gid: int | None):
         self.gid = gid
-        self.dir = tempfile.mkdtemp(prefix="autograder-share-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        _remove_orphaned_share_dirs(SHARE_ROOT)
+        self.dir = tempfile.mkdtemp(prefix=f"{SHARE_PREFIX}{os.getpid()}-", dir=SHARE_ROOT)
         os.chmod(self.dir, 0o711)
         self.fds: list[int] = []
 
@@ -362,4 +395,13 @@ def shared_sandbox() -> Sandbox:
     global _SHARED
     if _SHARED is None:
         _SHARED = Sandbox()
+        atexit.register(close_shared_sandbox)
     return _SHARED
+
+
+def close_shared_sandbox() -> None:
+    """Before a worker leaves by ``os._exit``: end its zygote and free its share files."""
+    global _SHARED
+    if _SHARED is not None:
+        _SHARED.close()
+        _SHARED = None
