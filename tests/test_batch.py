@@ -24,7 +24,7 @@ from autograder import batch, localpool, samples, scaffold, secrets
 import jacobians_course
 from autograder.coursedir import load_course
 from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
-from autograder.sandbox import SHARE_ROOT, orphaned_share_dirs
+from autograder.sandbox import orphaned_share_dirs
 
 VENV_BIN = Path(sys.executable).parent
 ASG = "asg"
@@ -376,10 +376,10 @@ def test_same_as_stock_nbgrader_autograde(jacobians_class, tmp_path):
     shutil.copytree(jacobians_class, ours)
     scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, *STOCK_ARGS, cwd=stock,
                      env=scaffold.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"}))
-    orphans = set(orphaned_share_dirs(SHARE_ROOT))
+    orphans = set(orphaned_share_dirs())
     s = batch.grade(load_course(str(ours)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
     assert not s.failed and len(s.graded) == 4
-    assert set(orphaned_share_dirs(SHARE_ROOT)) <= orphans, "a worker left its probe files in memory"
+    assert set(orphaned_share_dirs()) <= orphans, "a worker left its probe files in memory"
     stock_db, stock_files = _everything(stock)
     our_db, our_files = _everything(ours)
     assert our_db == stock_db

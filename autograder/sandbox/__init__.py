@@ -71,21 +71,14 @@ SHARE_PREFIX = "autograder-share-"
 SHARE_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
-def orphaned_share_dirs(root: str) -> list[str]:
-    """The share folders in ``root`` whose process died without closing its sandbox."""
+def orphaned_share_dirs() -> list[str]:
+    """The share folders whose process died without closing its sandbox."""
     orphans = []
-    for name in os.listdir(root):
+    for name in os.listdir(SHARE_ROOT):
         owner = name.removeprefix(SHARE_PREFIX).split("-", 1)[0]
         if name.startswith(SHARE_PREFIX) and owner.isdigit() and not _alive(int(owner)):
-            orphans.append(os.path.join(root, name))
+            orphans.append(os.path.join(SHARE_ROOT, name))
     return orphans
-
-
-def _remove_orphaned_share_dirs(root: str) -> None:
-    # They live in memory: a worker killed by a timeout or by Dask never cleans up, and over
-    # a term of grading runs its leftovers would fill the machine's RAM.
-    for path in orphaned_share_dirs(root):
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -110,7 +103,10 @@ class _ShareFiles:
 
     def __init__(self, gid: int | None):
         self.gid = gid
-        _remove_orphaned_share_dirs(SHARE_ROOT)
+        # They live in memory: a worker killed by a timeout or by Dask never cleans up, and
+        # over a term of grading runs the leftovers would fill the machine's RAM.
+        for orphan in orphaned_share_dirs():
+            shutil.rmtree(orphan, ignore_errors=True)
         self.dir = tempfile.mkdtemp(prefix=f"{SHARE_PREFIX}{os.getpid()}-", dir=SHARE_ROOT)
         os.chmod(self.dir, 0o711)
         self.fds: list[int] = []
