@@ -207,10 +207,15 @@ def tiny_net_hidden(rng):
 def linear_prediction_hidden(rng):
     out = []
     for n, m in ((3, 2), (5, 4), (2, 3)):
-        A = rng.standard_normal((m, n))
-        f = TanhMap(A, signed(rng, m, lo=0.3, hi=1.0))
-        x0 = rng.standard_normal(n)
-        dx = signed(rng, n, lo=0.05, hi=0.3)
+        while True:
+            # f(x0 + dx) itself must not pass for the prediction: with dx near A's null space
+            # or every tanh saturated, the second-order rest falls below the tolerance
+            A, c = rng.standard_normal((m, n)), signed(rng, m, lo=0.3, hi=1.0)
+            x0, dx = rng.standard_normal(n), signed(rng, n, lo=0.05, hi=0.3)
+            z, step = A @ x0 + c, A @ dx
+            if np.abs(np.tanh(z + step) - np.tanh(z) - (1 - np.tanh(z) ** 2) * step).max() > 1e-3:
+                break
+        f = TanhMap(A, c)
         out.append(probe(f, T(x0), T(dx), label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
     n, m = 2 * 10 ** 6, 3
     # means away from 0, so that J dx and the second-order rest are both far above the tolerance
