@@ -98,7 +98,7 @@ hub: setup
 	cd deploy/hub && $(CURDIR)/$(HUB_VENV)/bin/python -m jupyterhub -f jupyterhub_config.py
 
 demo: setup
-	$(PY) -m autograder.demo
+	$(PY) -m autograder.dev.demo
 
 # pytest's exit 5 ("no tests collected") is reported, not treated as a failure.
 test: setup

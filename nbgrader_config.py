@@ -42,8 +42,8 @@ c.Exchange.root = os.environ.get(
 
 # --- collecting ---------------------------------------------------------------------------
 # Every student can write to the exchange's inbound folder: collect folders and regular files
-# only, never following a link or opening a pipe or device (autograder/exchange.py).
-c.ExchangeFactory.collect = "autograder.exchange.RegularFilesCollect"
+# only, never following a link or opening a pipe or device (autograder/hooks/collect.py).
+c.ExchangeFactory.collect = "autograder.hooks.collect.RegularFilesCollect"
 
 # --- execution (validate, autograde) ------------------------------------------------------
 # Seconds one cell may run before it is interrupted and marked as timed out, in validate and
@@ -69,12 +69,12 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 # A notebook handed in after the student's own due date (the assignment's, plus any extension
 # from `autograder extend`) loses 10 % of its score per started day late, at most 50 %.
 # Submissions whose timestamp.txt is missing or unreadable are graded as on time and flagged.
-# See autograder/lateness.py; `penalty_method = "zero"` on LateSubmissionPlugin is nbgrader's own.
-c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"
+# See autograder/hooks/lateness.py; `penalty_method = "zero"` on LateSubmissionPlugin is nbgrader's own.
+c.AssignLatePenalties.plugin_class = "autograder.hooks.lateness.PerDayLatePenalty"
 c.PerDayLatePenalty.percent_per_day = 10.0
 c.PerDayLatePenalty.max_percent = 50.0
 # nbgrader's own commands follow the same rule for a missing or unreadable timestamp.txt
-from autograder.lateness import apply_timestamp_rule_to_nbgrader  # noqa: E402
+from autograder.hooks.lateness import apply_timestamp_rule_to_nbgrader  # noqa: E402
 
 apply_timestamp_rule_to_nbgrader()
 
@@ -83,7 +83,7 @@ apply_timestamp_rule_to_nbgrader()
 # (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.lateness.ExplainLatePenalty",   # how much was deducted for lateness, and why
+    "autograder.hooks.lateness.ExplainLatePenalty",   # how much was deducted for lateness, and why
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]
@@ -91,13 +91,13 @@ c.GenerateFeedback.preprocessors = [
 # ===========================================================================================
 # HARDENED AUTOGRADE ROUTING (owned by the lead; issue 5).
 # Routes stock `nbgrader autograde` and the Formgrader's autograde button through the
-# project's trusted grading path (autograder/preprocessor.py). Added below this line.
+# project's trusted grading path (autograder/hooks/preprocessor.py). Added below this line.
 # ===========================================================================================
 # Stock `nbgrader autograde` (and the Formgrader's autograde button) run each submission in
 # the confined sandbox and score test cells outside the student's process; see
-# autograder/preprocessor.py. Set AUTOGRADER_STOCK_EXECUTE=1 to get nbgrader's own kernel
+# autograder/hooks/preprocessor.py. Set AUTOGRADER_STOCK_EXECUTE=1 to get nbgrader's own kernel
 # execution back (the benchmark does, to measure stock nbgrader).
 if os.environ.get("AUTOGRADER_STOCK_EXECUTE") != "1":
-    from autograder.preprocessor import install
+    from autograder.hooks.preprocessor import install
 
     install(c)

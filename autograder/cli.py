@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from .jobs import LIMIT_FIELDS, Limits, limits_from
+from autograder.batch.jobs import LIMIT_FIELDS, Limits, limits_from
 
 BUSY = 75    # sysexits' EX_TEMPFAIL: another `autograder grade` holds the course; try later
 
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 def _limits(args, course) -> Limits:
     """The course's configured limits (nbgrader's Execute.timeout, SandboxedExecute's settings:
     what routed `nbgrader autograde` uses), with this command's flags over them."""
-    from .preprocessor import SandboxedExecute
+    from autograder.hooks.preprocessor import SandboxedExecute
     flags = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
     configured = SandboxedExecute(config=course.config).configured_limits()
     return limits_from({**configured, **{name: value for name, value in flags.items() if value is not None}})
@@ -82,20 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder: no nbgrader_config.py in {root}; run from the course root "
               f"or pass --course", file=sys.stderr)
         return 2
-    from .startup import skip_unused_grammar
+    from autograder.sandbox.startup import skip_unused_grammar
     skip_unused_grammar()
-    from .coursedir import load_course
+    from autograder.course.directory import load_course
 
     if args.command == "grade":
         import time
-        from . import batch
-        from .summary import print_summary
+        from autograder.batch import run as batch
+        from autograder.batch.summary import print_summary
         t0 = time.monotonic()
         if args.workers is not None and args.workers < 1:
             print("autograder: --workers must be at least 1", file=sys.stderr)
             return 2
         # workers start (importing torch) while this process loads nbgrader and plans
-        from .courselock import CourseBusy, hold
+        from autograder.batch.lock import CourseBusy, hold
         pool = batch.make_pool(args.workers, args.scheduler, args.grader or batch.DEFAULT_GRADER).start()
         try:
             course = load_course(root)
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if summary.ok else 1
 
     if args.command == "report":
-        from . import report
+        from autograder.term import report
         course = load_course(root)
         paths = report.write_report(course, args.assignment, args.output)
         for p in paths:
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "export":
-        from . import export
+        from autograder.term import export
         course = load_course(root)
         if args.csv:
             out = args.csv
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "extend":
-        from . import lateness
+        from autograder.hooks import lateness
         course = load_course(root)
         zone = course.config.Exchange.get("timezone", "UTC")
         try:

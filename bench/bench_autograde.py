@@ -7,7 +7,7 @@ For every assignment with typical mistakes (or the ones named) and every class s
 
 1. builds a course (scaffold.make_course + `nbgrader generate_assignment`) and a class of
    N students cycling through the perfect solution, every typical mistake of
-   the assignment's catalogue (autograder.samples) and a blank submission;
+   the assignment's catalogue (autograder.dev.samples) and a blank submission;
 2. copies it twice and grades one copy with STOCK nbgrader -- its own pipeline, a kernel per
    notebook: AUTOGRADER_STOCK_EXECUTE=1 switches the course config's hardened routing off,
    and the stock preprocessor lists are also forced on the command line -- and the other
@@ -34,7 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder import samples, scaffold, secrets  # noqa: E402
+from autograder.dev import samples, scaffold
+from autograder.course import seeds as secrets  # noqa: E402
 
 STOCK_SANITIZE = ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
                   "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",

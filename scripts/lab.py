@@ -35,7 +35,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from autograder.coursedir import Course, load_course
+from autograder.course.directory import Course, load_course
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,8 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder import notebook_text, scaffold  # noqa: E402
+from autograder.intake import notebook_text
+from autograder.dev import scaffold  # noqa: E402
 
 MARK_SCHEME_BEGIN = "=== BEGIN MARK SCHEME ==="
 MARK_SCHEME_END = "=== END MARK SCHEME ==="

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder import scaffold
+from autograder.dev import scaffold
 
 
 def grade_on_both_paths(course: Path, assignment: str, routed: Path) -> tuple[dict, dict]:

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from autograder import samples, scaffold# noqa: E402
+from autograder.dev import samples, scaffold# noqa: E402
 import jacobians_course
 
 pytest_plugins = ["hostile_harness"]
@@ -97,8 +97,8 @@ REPORT_CLASS = {"ada": "perfect", "finn": "blank", "ben": ["transposed_jacobian"
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, course_template) -> Path:
-    from autograder import batch
-    from autograder.coursedir import load_course
+    from autograder.batch import run as batch
+    from autograder.course.directory import load_course
 
     root = tmp_path_factory.mktemp("graded-class") / "course"
     shutil.copytree(course_template, root)

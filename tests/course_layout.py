@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.notebook_text import notebook_names
+from autograder.intake.notebook_text import notebook_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.name for p in (REPO_ROOT / "source").iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -2,7 +2,7 @@
 grader that takes the path real grading takes, and the record of every submission it graded.
 
 A case writes a submission into ``submitted/<student>/jacobians/`` of a throw-away course made by
-``autograder.samples``, builds a ``NotebookJob`` for it exactly as ``job_plan.build_jobs`` does,
+``autograder.dev.samples``, builds a ``NotebookJob`` for it exactly as ``job_plan.build_jobs`` does,
 and ``grade_notebook`` runs it in the sandbox (one zygote for the whole session). Scores,
 diagnoses, messages, problems and the autograded notebook's outputs are asserted exactly.
 
@@ -34,12 +34,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import declarations, samples, scaffold, secrets
+from autograder.course import declarations, seeds as secrets
+from autograder.dev import samples, scaffold
 import jacobians_course
-from autograder.cells import grade_id
-from autograder.grade_notebook import grade_notebook
-from autograder.jobs import Limits, NotebookJob
-from autograder.sandbox import Sandbox
+from autograder.intake.cells import grade_id
+from autograder.notebook.grade import grade_notebook
+from autograder.batch.jobs import Limits, NotebookJob
+from autograder.sandbox.session import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hostile"
 ASG = jacobians_course.ASSIGNMENT

@@ -3,9 +3,10 @@ exercises: its declarations bound to the source notebooks (points and notebooks 
 there), and its catalogue of typical mistakes."""
 from __future__ import annotations
 
-from autograder import declarations, samples
-from autograder.coursedir import exercises_directory
-from autograder.notebook_text import notebook_names
+from autograder.course import declarations
+from autograder.dev import samples
+from autograder.course.directory import exercises_directory
+from autograder.intake.notebook_text import notebook_names
 from course_layout import REPO_ROOT
 
 ASSIGNMENT = "jacobians"

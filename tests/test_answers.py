@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.authoring import exercise, probe, value
-from autograder.builders import T
+from autograder.course.authoring import exercise, probe, value
+from autograder.course.builders import T
 from autograder.inside.calling import to_plain
-from autograder.compare import judge
-from autograder.values import Expected, Outcome
+from autograder.judge.compare import judge
+from autograder.protocol.values import Expected, Outcome
 
 J = np.array([[0.1, 3.0, -0.2, 0.5], [2.5, -0.1, 0.3, 0.2], [0.4, 0.2, 0.1, -0.3]])  # rows: outputs
 PROBE = probe(T(J), label="a 3×4 Jacobian")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import notebook_text, samples, scaffold
+from autograder.intake import notebook_text
+from autograder.dev import samples, scaffold
 from both_paths import grade_on_both_paths
 from course_layout import ASSIGNMENTS
 

@@ -15,7 +15,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder import samples, scaffold
+from autograder.dev import samples, scaffold
 from both_paths import grade_on_both_paths
 from course_layout import REPO_ROOT
 
@@ -94,7 +94,7 @@ def test_a_new_assignment_is_graded_alike_on_both_paths_without_touching_the_eng
 
 def test_the_engine_names_no_course_exercise():
     """The package is the engine: no exercise of the course's assignments is named in it."""
-    from autograder import declarations
+    from autograder.course import declarations
     names = set()
     for folder in (REPO_ROOT / "autograding").iterdir():
         names |= {e.name for e in declarations.load(

@@ -20,11 +20,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, localpool, samples, scaffold, secrets
+from autograder.batch import run as batch, localpool
+from autograder.dev import samples, scaffold
+from autograder.course import seeds as secrets
 import jacobians_course
-from autograder.coursedir import load_course
-from autograder.jobs import CellResult, Limits, NotebookJob, NotebookResult
-from autograder.sandbox import orphaned_share_dirs
+from autograder.course.directory import load_course
+from autograder.batch.jobs import CellResult, Limits, NotebookJob, NotebookResult
+from autograder.sandbox.share import orphaned_share_dirs
 
 VENV_BIN = Path(sys.executable).parent
 ASG = "asg"
@@ -295,7 +297,7 @@ def test_resume_after_kill_9(course):
         submit(course, f"s{i}", {"one": "# score: 1\n# sleep 0.4", "two": "# score: 0.5"})
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from autograder import batch; from autograder.coursedir import load_course\n"
+        "from autograder import batch; from autograder.course.directory import load_course\n"
         "batch.grade(load_course(%r), %r, workers=2, grader=%r, seeds=lambda s, n: {}, tty=False)\n"
     ) % (str(Path(__file__).parent), str(course), ASG, FAKE)
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,

@@ -14,11 +14,11 @@ import torch
 
 from autograder import Score, check
 from autograder.inside.calling import call_student, to_plain
-from autograder.builders import T
-from autograder.check import grading_context
-from autograder.rules import Rules
-from autograder.secrets import course_secret, student_seed
-from autograder.values import Probe, Unconvertible
+from autograder.course.builders import T
+from autograder.judge.selfcheck import grading_context
+from autograder.protocol.rules import Rules
+from autograder.course.seeds import course_secret, student_seed
+from autograder.protocol.values import Probe, Unconvertible
 from jacobians_course import REPO_ROOT
 
 
@@ -170,7 +170,7 @@ def test_outcome_is_plain_data():
 
 def test_render_accepts_a_single_violation_sentence():
     from jacobians_course import get
-    from autograder.feedback import render
+    from autograder.judge.feedback import render
     text = render(get("relu_jacobian"), [], "relu_jacobian uses autograd (torch.func.jacrev)")
     assert "- relu_jacobian uses autograd (torch.func.jacrev)" in text and "score 0/2" in text
 

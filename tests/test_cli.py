@@ -13,8 +13,8 @@ from types import SimpleNamespace
 from traitlets.config import Config
 
 from autograder import cli
-from autograder.jobs import Limits, NotebookJob, NotebookResult
-from autograder.progress import Progress
+from autograder.batch.jobs import Limits, NotebookJob, NotebookResult
+from autograder.batch.progress import Progress
 
 from test_batch import ASG, FAKE, course, grades, submit, template_course  # noqa: F401  (fixtures)
 

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from autograder.inside.calling import call_student
-from autograder.compare import as_array, diagnose_array, judge
-from autograder.authoring import probes
-from autograder.builders import T
-from autograder.values import Probe
+from autograder.judge.compare import as_array, diagnose_array, judge
+from autograder.course.authoring import probes
+from autograder.course.builders import T
+from autograder.protocol.values import Probe
 from jacobians_course import EXERCISES
-from autograder.rules import rules_for
-from autograder.values import Outcome, StudentError, Unconvertible
+from autograder.protocol.rules import rules_for
+from autograder.protocol.values import Outcome, StudentError, Unconvertible
 
 RTOL, ATOL = 1e-5, 1e-8
 J = np.array([[2.0, 1.0], [2.0, 1.0], [math.e, 0.0]])   # (1, 2) worked example, 3×2

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import BUSY
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 from test_batch import ASG, FAKE, VENV_BIN, submit, template_course  # noqa: F401  (fixture)
 
 TESTS = str(Path(__file__).parent)
@@ -153,7 +153,7 @@ def test_manual_grades_while_grading_and_a_second_grader_refuses(class_course, t
 
 HOLDER = """
 import sys, time
-from autograder.courselock import hold
+from autograder.batch.lock import hold
 lock = hold(course_root=sys.argv[1], db_url="sqlite:///x", course_id="c")
 print("held", flush=True)
 time.sleep(600)
@@ -161,7 +161,7 @@ time.sleep(600)
 
 
 def test_a_killed_grader_leaves_no_lock(tmp_path):
-    from autograder.courselock import CourseBusy, hold
+    from autograder.batch.lock import CourseBusy, hold
 
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE,
                               text=True)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, scaffold
+from autograder.batch import run as batch
+from autograder.dev import scaffold
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 from ports import free_port
 from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401

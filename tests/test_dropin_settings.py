@@ -19,8 +19,8 @@ from jupyter_client.kernelspec import NoSuchKernel
 from traitlets.config import Config
 
 from autograder import cli
-from autograder.jobs import LIMIT_FIELDS, Limits
-from autograder.preprocessor import SandboxedExecute
+from autograder.batch.jobs import LIMIT_FIELDS, Limits
+from autograder.hooks.preprocessor import SandboxedExecute
 from autograder.sandbox.files import MAX_FILES, copy_new_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def test_autotest_cells_come_from_the_gradebook_without_false_warnings(tmp_path)
     (course / "source" / "ps1").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
-        "from autograder.preprocessor import install\ninstall(c)\n")
+        "from autograder.hooks.preprocessor import install\ninstall(c)\n")
     (course / "autotests.yml").write_bytes((files / "autotests.yml").read_bytes())
     (course / "source" / "ps1" / "p1.ipynb").write_bytes((files / "autotest-multi.ipynb").read_bytes())
     for student, copy in (("foo", "unchanged"), ("bar", "changed")):

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from autograder.inside.calling import call_student
-from autograder.grading import run_exercise as _run
-from autograder.compare import judge
-from autograder.authoring import probes
-from autograder.builders import T
-from autograder.values import Probe
+from autograder.judge.grading import run_exercise as _run
+from autograder.judge.compare import judge
+from autograder.course.authoring import probes
+from autograder.course.builders import T
+from autograder.protocol.values import Probe
 from jacobians_course import EXERCISES, ProbeFunction, get
-from autograder.rules import rules_for
+from autograder.protocol.rules import rules_for
 
 SPEC_POINTS = {
     "jacobian_by_hand": 3, "numerical_jacobian": 3, "affine_jacobian": 1, "network_jacobian_shape": 1,

@@ -26,7 +26,7 @@ def _rows(path):
 def test_canvas_gradebook_filled_matched_and_unmatched_listed(course, tmp_path):  # noqa: F811
     run(course)
     from nbgrader.api import Gradebook
-    from autograder.coursedir import load_course
+    from autograder.course.directory import load_course
     c = load_course(str(course))
     with Gradebook(c.db_url, c.course_id) as gb:       # carol is known to Canvas by another login
         gb.update_or_create_student("carol", lms_user_id="c.arol")

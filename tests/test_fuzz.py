@@ -34,10 +34,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from autograder import batch, samples, scaffold, secrets
+from autograder.batch import run as batch
+from autograder.dev import samples, scaffold
+from autograder.course import seeds as secrets
 import jacobians_course
-from autograder.coursedir import load_course
-from autograder.jobs import Limits
+from autograder.course.directory import load_course
+from autograder.batch.jobs import Limits
 
 ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"

@@ -1,6 +1,6 @@
 """Hostile submissions against plain assert test cells (ones the grading registry does not know).
 
-Such a cell is the instructor's code and runs on the trusted side (``autograder/trusted_tests.py``),
+Such a cell is the instructor's code and runs on the trusted side (``autograder/notebook/trusted_tests.py``),
 reaching the student's functions and values through proxies that bring back plain data. Each
 case below is a wrong answer plus a trick that fools a test cell run in the student's own
 kernel (as stock nbgrader runs it); the trick must gain nothing: the wrong answer scores 0,
@@ -15,9 +15,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.grade_notebook import grade_submission
-from autograder.jobs import Limits
-from autograder.sandbox import Sandbox
+from autograder.notebook.grade import grade_submission
+from autograder.batch.jobs import Limits
+from autograder.sandbox.session import Sandbox
 
 LIMITS = Limits(cell_timeout=20.0, notebook_timeout=120.0)
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.localpool import LocalPool
-from autograder.sandbox import SHARE_PREFIX, SHARE_ROOT, Sandbox
+from autograder.batch.localpool import LocalPool
+from autograder.sandbox.session import Sandbox
+from autograder.sandbox.share import SHARE_PREFIX, SHARE_ROOT
 
 from hostile_harness import (FULL, SECRET_ENV, SECRET_ENV_VALUE, insert_after, report, scores, set_source,
                              student_code)

@@ -23,9 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, samples, scaffold
+from autograder.batch import run as batch
+from autograder.dev import samples, scaffold
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 ASG = jacobians_course.ASSIGNMENT
 NB = "jacobian"

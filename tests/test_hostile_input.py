@@ -11,7 +11,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.jobs import CellResult
+from autograder.batch.jobs import CellResult
 
 from hostile_harness import FULL, POINTS, assert_outputs_are_the_graders, cell_by_id, scores
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.jobs import CellResult
+from autograder.batch.jobs import CellResult
 
 from hostile_harness import (BROKE, FULL, POINTS, TESTS, WRONG, ZERO, assert_outputs_are_the_graders,
                              cell_by_id, insert_after, outputs_of, same_as, scores, set_source,

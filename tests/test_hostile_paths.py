@@ -15,10 +15,12 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import batch, samples, scaffold, secrets
+from autograder.batch import run as batch
+from autograder.dev import samples, scaffold
+from autograder.course import seeds as secrets
 import jacobians_course
-from autograder.coursedir import load_course
-from autograder.jobs import Limits
+from autograder.course.directory import load_course
+from autograder.batch.jobs import Limits
 
 from hostile_harness import (ASG, FAST, FULL, HANDED_IN, NB, TESTS, WRONG, HandedIn, cell_by_id, insert_after,
                              outputs_of, scores, set_source, student_code, text_of)

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from autograder.jobs import CellResult, Limits
+from autograder.batch.jobs import CellResult, Limits
 
 from hostile_harness import (FAST, FULL, POINTS, ZERO, assert_outputs_are_the_graders, autograded,
                              cell_by_id, insert_after, outputs_of, scores, set_source, student_code,

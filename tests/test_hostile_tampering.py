@@ -12,7 +12,7 @@ import copy
 import nbformat
 import pytest
 
-from autograder.cells import grade_id
+from autograder.intake.cells import grade_id
 
 from hostile_harness import (ASG, FULL, NB, TESTS, assert_outputs_are_the_graders, autograded, cell_by_id,
                              cell_index, same_as, scores)

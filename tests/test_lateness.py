@@ -7,16 +7,18 @@ import json
 
 import pytest
 
-from autograder import lateness, report, scaffold
+from autograder.hooks import lateness
+from autograder.term import report
+from autograder.dev import scaffold
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 from test_batch import ASG, FAKE, run, submit, template_course  # noqa: F401  (fixtures)
 from test_cli import cli_run
 
-PER_DAY = ('c.AssignLatePenalties.plugin_class = "autograder.lateness.PerDayLatePenalty"\n'
+PER_DAY = ('c.AssignLatePenalties.plugin_class = "autograder.hooks.lateness.PerDayLatePenalty"\n'
            'c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", '
-           '"autograder.lateness.ExplainLatePenalty", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]\n')
+           '"autograder.hooks.lateness.ExplainLatePenalty", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]\n')
 
 
 @pytest.fixture

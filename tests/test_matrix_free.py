@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.authoring import exercise, probe, value
-from autograder.builders import T
+from autograder.course.authoring import exercise, probe, value
+from autograder.course.builders import T
 from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
-from autograder.feedback import render
-from autograder.grading import run_exercise
-from autograder.policy import static_violations
-from autograder.rules import MATERIALISING, Rules, rules_for, violation_diagnosis
-from autograder.values import Probe
+from autograder.judge.feedback import render
+from autograder.judge.grading import run_exercise
+from autograder.judge.policy import static_violations
+from autograder.protocol.rules import MATERIALISING, Rules, rules_for, violation_diagnosis
+from autograder.protocol.values import Probe
 
 HEADER = "import torch\nimport numpy as np\n"
 MATRIX_FREE = Rules(kind="matrix-free")
@@ -311,7 +311,7 @@ def test_a_forbidden_call_scores_zero_with_its_reason():
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from autograder.sandbox import Sandbox
+    from autograder.sandbox.session import Sandbox
     box = Sandbox()
     yield box
     box.close()

@@ -8,13 +8,13 @@ import textwrap
 import pytest
 import torch
 
-from autograder.builders import T
+from autograder.course.builders import T
 from autograder.inside.calling import MAX_ANSWER_NUMBERS, call_student
-from autograder.declarations import declarations_module
-from autograder.jobs import Declarations
-from autograder.rules import Rules
-from autograder.sandbox import Sandbox
-from autograder.values import ARGUMENT_CHANGED, Probe
+from autograder.course.declarations import declarations_module
+from autograder.batch.jobs import Declarations
+from autograder.protocol.rules import Rules
+from autograder.sandbox.session import Sandbox
+from autograder.protocol.values import ARGUMENT_CHANGED, Probe
 
 COURSE_MODULE = '''
 import torch
@@ -153,7 +153,7 @@ def test_the_child_reports_a_model_changed_by_the_student(course_module, sandbox
 
 
 def test_feedback_shows_a_probe_function_by_its_docstring(course_module):
-    from autograder.feedback import fmt_value
+    from autograder.judge.feedback import fmt_value
 
     def net(x):
         """f(x) = W2 tanh(W1 x + b1) + b2, with 3 inputs and 2 outputs"""

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import notebook_text, samples, scaffold
+from autograder.intake import notebook_text
+from autograder.dev import samples, scaffold
 import jacobians_course
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ MODULE = "nbgrader.tests.apps.test_nbgrader_autograde"
 ON_PURPOSE = dict.fromkeys(
     ["test_handle_failure", "test_handle_failure_single_notebook"],
     "a notebook nbgrader cannot sanitise scores 0 by itself; stock fails the student's whole submission")
-ROUTING = "from autograder.preprocessor import install\ninstall(get_config())\n"
+ROUTING = "from autograder.hooks.preprocessor import install\ninstall(get_config())\n"
 
 
 def _outcomes(tmp: Path, name: str, config_dir: Path | None) -> dict[str, str]:

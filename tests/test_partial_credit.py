@@ -14,14 +14,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook_text, scaffold
+from autograder.intake import notebook_text
+from autograder.dev import scaffold
 import jacobians_course
 from autograder.inside.calling import call_student
 from jacobians_course import EXERCISES, get
-from autograder.feedback import render
-from autograder.grading import run_exercise
-from autograder.rules import rules_for
-from autograder.scoring import EDGE_WEIGHT
+from autograder.judge.feedback import render
+from autograder.judge.grading import run_exercise
+from autograder.protocol.rules import rules_for
+from autograder.judge.scoring import EDGE_WEIGHT
 
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 # seeds per exercise; relu_vjp draws its 10**7-entry probe for every answer

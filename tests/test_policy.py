@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from autograder.inside.calling import call_student
-from autograder.builders import T
-from autograder.values import Probe
+from autograder.course.builders import T
+from autograder.protocol.values import Probe
 from jacobians_course import get
-from autograder.grading import run_exercise
+from autograder.judge.grading import run_exercise
 from autograder.inside.tracer import AutogradTracer
-from autograder.policy import static_violations
-from autograder.rules import Rules
+from autograder.judge.policy import static_violations
+from autograder.protocol.rules import Rules
 
 HEADER = "import torch\nimport numpy as np\n"
 

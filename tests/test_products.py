@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from autograder import products
+from autograder.course import products
 
 F64 = torch.float64
 

@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from autograder.compare import diagnose_array
+from autograder.judge.compare import diagnose_array
 from autograder.inside.calling import to_plain
 
 RTOL, ATOL = 1e-5, 1e-8

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from autograder import report, scaffold
+from autograder.term import report
+from autograder.dev import scaffold
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 

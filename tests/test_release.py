@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import notebook_text
+from autograder.intake import notebook_text
 from course_layout import ASSIGNMENTS, NOTEBOOKS, REPO_ROOT
 
 # The fixed contracts (shared/spec/<assignment>-assignment.md): notebook -> exercise -> points,

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from autograder import demo, report
+from autograder.dev import demo
+from autograder.term import report
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
 

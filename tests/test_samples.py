@@ -1,4 +1,4 @@
-"""autograder.samples builds the submissions other tests, the demo and the benchmark use,
+"""autograder.dev.samples builds the submissions other tests, the demo and the benchmark use,
 from each assignment's release and its course-side catalogue of typical mistakes: check them
 for every assignment that keeps one."""
 from __future__ import annotations
@@ -9,7 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from autograder import notebook_text, samples, scaffold
+from autograder.intake import notebook_text
+from autograder.dev import samples, scaffold
 from course_layout import ASSIGNMENTS, REPO_ROOT
 
 WITH_MISTAKES = [a for a in ASSIGNMENTS if samples.catalogue(str(REPO_ROOT), a).mistakes]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import declarations, samples
-from autograder.coursedir import exercises_directory
-from autograder.notebook_text import solution_cells
-from autograder.authoring import probes
+from autograder.course import declarations
+from autograder.dev import samples
+from autograder.course.directory import exercises_directory
+from autograder.intake.notebook_text import solution_cells
+from autograder.course.authoring import probes
 from course_layout import REPO_ROOT
 
 ASSIGNMENT = "sensitivity"

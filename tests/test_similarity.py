@@ -2,8 +2,8 @@
 answer written by many students is not; the starter code every student got never counts."""
 from __future__ import annotations
 
-from autograder import samples
-from autograder.similarity import Similarity, tokens
+from autograder.dev import samples
+from autograder.term.similarity import Similarity, tokens
 
 STARTER = '''def mlp_jacobian(weights, biases, x, activation="tanh"):
     """Jacobian of the MLP at x, shape (n_L, n_0)."""

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade, is_grade
 
-from autograder import notebook_text
+from autograder.intake import notebook_text
 from course_layout import ASSIGNMENTS, NOTEBOOKS, REPO_ROOT
 
 

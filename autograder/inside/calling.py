@@ -23,8 +23,8 @@ import numpy as np
 
 # bound here, in the zygote, before any student code: replacing tracer.AutogradTracer changes nothing
 from autograder.inside.tracer import AutogradTracer
-from autograder.sandbox.wire import MAX_BUFFER_BYTES
-from autograder.values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
+from autograder.protocol.wire import MAX_BUFFER_BYTES
+from autograder.protocol.values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
 # The most numbers one answer may ever hold: one float64 array on the wire. The grader sends a
 # tighter bound with each call, from the expected answer (``grading.answer_bound``). Checked

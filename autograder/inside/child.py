@@ -13,9 +13,8 @@ import signal
 import sys
 
 from autograder.inside import remote
-from autograder.sandbox import wire
-from autograder.sandbox.isolation import Confinement, confine
-from autograder.sandbox.reports import CellReport, ProxyReply, Ready, RemoteError
+from autograder.protocol import wire
+from autograder.protocol.reports import CellReport, ProxyReply, Ready, RemoteError
 
 KEPT_MIME = ("text/plain", "text/latex", "text/markdown", "image/png", "image/jpeg")
 
@@ -138,20 +137,22 @@ def _figures(shell, render: bool) -> None:
 
 
 def _missing(name: str):
-    from autograder.values import failed_outcome
+    from autograder.protocol.values import failed_outcome
     return failed_outcome("NameError", f"name '{name}' is not defined: the notebook never defined "
                                        f"a function called {name}")
 
 
-def serve(sock, conf: Confinement, shell, current, output_cap: int, figures: bool, environment: dict) -> None:
-    applied, skipped = confine(conf)
+def serve(sock, *, shell, current, scratch: str, isolation: list[str], skipped: list[str], output_cap: int,
+          figures: bool, environment: dict) -> None:
+    """Serve the grader's requests in a process the sandbox has already confined (``isolation``
+    says what it applied, ``skipped`` what it could not)."""
     _figures(shell, figures)
     os.environ.clear()
-    os.environ.update({**environment, "HOME": conf.scratch, "TMPDIR": conf.scratch,
+    os.environ.update({**environment, "HOME": scratch, "TMPDIR": scratch,
                        "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"})
     sys.stdin = open(os.devnull)
     sys.stdout, sys.stderr = _Stream(current, "stdout"), _Stream(current, "stderr")
-    wire.send_reply(sock, Ready(pid=os.getpid(), isolation=applied, skipped=skipped))
+    wire.send_reply(sock, Ready(pid=os.getpid(), isolation=isolation, skipped=skipped))
 
     from autograder.inside.calling import call_student
     while True:
@@ -189,7 +190,7 @@ def _handle(shell, request, call_student):
 
 
 def _interrupted(request):
-    from autograder.values import failed_outcome
+    from autograder.protocol.values import failed_outcome
     if request["op"] == "run":
         return CellReport(error="KeyboardInterrupt: the cell ran past its time limit")
     if request["op"] == "proxy":

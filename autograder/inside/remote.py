@@ -1,6 +1,6 @@
 """In the child: the student's objects, reached from the grader's side through handles.
 
-When an instructor's test cell runs on the trusted side (``autograder/proxies.py``), every
+When an instructor's test cell runs on the trusted side (``autograder/notebook/proxies.py``), every
 name it reads from the notebook, every call of a student's function, attribute or item it
 takes comes here as one request. We do it to the student's objects and send back plain data
 (numbers, strings, arrays, nested containers), a module's name, or a ``Handle`` for an
@@ -19,7 +19,7 @@ import types
 import numpy as np
 
 from autograder.inside.calling import locate_error
-from autograder.sandbox.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
+from autograder.protocol.reports import ArrayData, Handle, ModuleRef, Pairs, ProxyReply, RemoteError, SetData
 
 MAX_ITEMS = 200_000          # numbers and items in one reply; more is not "plain data" any more
 MAX_TEXT = 1 << 20           # characters of one string

@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 
-from autograder.rules import MATERIALISING, Rules, tensor_methods
+from autograder.protocol.rules import MATERIALISING, Rules, tensor_methods
 
 def _torch_dir() -> str:
     import torch

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from autograder.files import NotRegularFile, open_regular
+from autograder.intake.files import NotRegularFile, open_regular
 
 MAX_FILES = 100
 MAX_BYTES = 20 * 1024 * 1024      # all files together

@@ -16,7 +16,7 @@ import resource
 import sys
 from dataclasses import dataclass
 
-from autograder.files import copy_regular_tree, open_folder
+from autograder.intake.files import copy_regular_tree, open_folder
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000

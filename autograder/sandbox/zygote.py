@@ -105,7 +105,7 @@ def main(control_fd: int) -> None:
     # Everything so far is shared with the children; keep their garbage collector from
     # walking (and so copying) it.
     gc.freeze()
-    from autograder.sandbox.isolation import Confinement
+    from autograder.sandbox.isolation import Confinement, confine
     control.send(b'{"ready": true}')
     child_pid, uid = None, None
     while True:
@@ -124,8 +124,10 @@ def main(control_fd: int) -> None:
                 try:
                     control.close()
                     job = socket.socket(fileno=fds[0])
-                    serve(job, conf, shell, current, request["output_cap"], request["figures"],
-                          request["environment"])
+                    applied, skipped = confine(conf)
+                    serve(job, shell=shell, current=current, scratch=conf.scratch, isolation=applied,
+                          skipped=skipped, output_cap=request["output_cap"], figures=request["figures"],
+                          environment=request["environment"])
                 except BaseException:       # noqa: BLE001 - the child's end is reported via its exit code
                     code = 70           # CHILD_BROKE in sandbox/__init__.py
                 finally:

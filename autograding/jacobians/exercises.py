@@ -8,9 +8,8 @@ Points come from the notebooks' test cells.
 import numpy as np
 import torch
 
-from autograder.authoring import exercise, jacobian, probe, satisfies, value
-from autograder.builders import (ACTIVATIONS, T, big_uniform, distinct_sizes, layer_at, mixed_signs, mlp, normal,
-                                 signed, uniform, widths, with_zeros)
+from autograder.course.authoring import exercise, jacobian, probe, satisfies, value
+from autograder.course.builders import ACTIVATIONS, T, big_uniform, distinct_sizes, layer_at, mixed_signs, mlp, normal, signed, uniform, widths, with_zeros
 
 F64 = torch.float64
 W_SEED = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]     # the weight matrix of the course notes

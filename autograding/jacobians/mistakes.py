@@ -1,4 +1,4 @@
-"""Typical mistakes in the `jacobians` assignment, for the sample class (``autograder.samples``).
+"""Typical mistakes in the `jacobians` assignment, for the sample class (``autograder.dev.samples``).
 
 Each entry is the full text of a solution cell a student might plausibly write, and what it
 should earn on its own exercise: "none" when it is wrong in general, "partial" when it is right
@@ -7,7 +7,7 @@ warns, say). ``affects`` names other exercises whose solution calls this functio
 """
 import datetime
 
-from autograder.samples import mistake, renamed
+from autograder.dev.samples import mistake, renamed
 
 OWN_NUMERICAL_JACOBIAN = """
 import torch

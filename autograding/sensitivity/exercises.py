@@ -2,7 +2,7 @@
 
 Each reference is autograd on the exercise's maths, written below in torch. At scale (the
 2·10⁶-input linear prediction, the d = 3000 coupling layer, the 20 000 × 20 000 spectral
-norm) the reference is built from autograd products (``autograder.products``), never from a full
+norm) the reference is built from autograd products (``autograder.course.products``), never from a full
 Jacobian; the tests cross-check those against ``jacrev`` on the small probes.
 
 Probe functions and models are defined here and reach the student's process by value.
@@ -14,9 +14,9 @@ import math
 import numpy as np
 import torch
 
-from autograder import products
-from autograder.authoring import exercise, jacobian, probe, value
-from autograder.builders import T, big_uniform, distinct_sizes, layer_at, mixed_signs, signed
+from autograder.course import products
+from autograder.course.authoring import exercise, jacobian, probe, value
+from autograder.course.builders import T, big_uniform, distinct_sizes, layer_at, mixed_signs, signed
 
 DETERMINANT_FORBIDDEN = ("the point of coupling layers is that log |det J| needs no determinant: "
                          "J is block-triangular, so it is the sum of the logs of its diagonal")

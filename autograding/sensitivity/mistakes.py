@@ -4,7 +4,7 @@
 wrong on every general probe (or breaks a rule of the exercise), "partial" when it is right
 on some general probes or wrong only at special cases.
 """
-from autograder.samples import mistake
+from autograder.dev.samples import mistake
 
 MISTAKES = [
     # --- linearization.ipynb -------------------------------------------------------------

@@ -7,7 +7,7 @@ another user wrote it (it only warns).  With the exchange's folders set up by se
 
 * `PrivateSubmit` (students' servers): the submission folder can be entered by its author and
   the graders group only, so a leaked name shows another student nothing;
-* the course's collect (`autograder.exchange.RegularFilesCollect` with `owner_must_match`, set
+* the course's collect (`autograder.hooks.collect.RegularFilesCollect` with `owner_must_match`, set
   in deploy/hub/nbgrader_config.py): a submission counts only for the user who owns it; a folder
   that claims another student's name is skipped with a warning.
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import scaffold
-from autograder.coursedir import Course, load_course
+from autograder.dev import scaffold
+from autograder.course.directory import Course, load_course
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

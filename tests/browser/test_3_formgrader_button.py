@@ -28,7 +28,7 @@ KILLER = "import os, signal\n\ndef numerical_jacobian(f, x, h=1e-5):\n    os.kil
 
 
 def _hand_in(c) -> None:
-    from autograder import samples, scaffold
+    from autograder.dev import samples, scaffold
 
     nb = samples.submission("perfect", release_dir=c.root / "release" / ASSIGNMENT,
                             source_dir=c.root / "source" / ASSIGNMENT)["jacobian"]
@@ -49,7 +49,7 @@ def _press_autograde(server, student: str) -> dict:
 
 
 def test_formgrader_button_scores_like_autograder_grade(lab_course, tmp_path):
-    from autograder import scaffold
+    from autograder.dev import scaffold
 
     c = lab_course
     _hand_in(c)

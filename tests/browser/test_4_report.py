@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import report
+from autograder.term import report
 import jacobians_course
-from autograder.coursedir import load_course
+from autograder.course.directory import load_course
 
 
 @pytest.fixture(scope="module")

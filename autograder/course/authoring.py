@@ -1,0 +1,149 @@
+"""The words a course uses to declare its autograded exercises.
+
+A course keeps one ``exercises.py`` per assignment (see ``course.py`` for where) that builds
+its list ``EXERCISES`` from these few functions, all by keyword::
+
+    EXERCISES = [
+        exercise(name="softmax_jacobian", kind="by hand", answer="matrix",
+                 reference=jacobian(softmax, wrt="z"),
+                 visible=[probe(T([1.0, 2.0, 3.0]), label="z = (1, 2, 3)")],
+                 hidden=lambda rng: [...]),
+    ]
+
+A reference is a function ``probe -> Expected`` run on the trusted side only; ``jacobian``,
+``value`` and ``satisfies`` build the usual ones from a function written in torch whose
+signature mirrors the student's. Points and notebooks are read from the notebooks' test
+cells (``declarations.bind``), never declared here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from autograder.protocol.rules import KINDS
+from autograder.protocol.values import Expected, Probe
+
+ANSWERS = ("matrix", "vector", "scalar", "shape", "index", "property")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One autograded function: how to call it, what it should return, and the rules."""
+    name: str
+    kind: str                                        # one of KINDS: which autograd the answer may use
+    answer: str                                      # one of ANSWERS: how the returned value is compared
+    reference: Callable[[Probe], Expected]
+    visible: Callable[[], list[Probe]]
+    hidden: Callable[[np.random.Generator], list[Probe]]
+    rtol: float = 1e-5
+    atol: float = 1e-8
+    # (probe, got, expected) -> a sentence, for a wrong answer of the right shape or type
+    hint: Callable[[Probe, np.ndarray, np.ndarray], str | None] | None = None
+    forbid: Mapping[str, str] = field(default_factory=dict)   # call name -> why it is not allowed here
+    arg_names: tuple[str, ...] = ()     # the student's parameters, named in feedback: the reference's own
+    # read from the notebooks (declarations.bind), not declared
+    points: float = 0.0
+    notebook: str = ""
+
+
+def exercise(*, name: str, kind: str, answer: str, reference: Callable[[Probe], Expected],
+             visible: Sequence[Probe] | Callable[[], list[Probe]],
+             hidden: Callable[[np.random.Generator], list[Probe]],
+             rtol: float = 1e-5, atol: float = 1e-8, hint=None, forbid: Mapping[str, str] | None = None) -> Exercise:
+    """Declare one exercise (see the module docstring); a mistake in the declaration fails here,
+    when the course is loaded, with the exercise's name in the message."""
+    if kind not in KINDS:
+        raise ValueError(f"exercise {name!r}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+    if answer not in ANSWERS:
+        raise ValueError(f"exercise {name!r}: answer must be one of {', '.join(map(repr, ANSWERS))}, not {answer!r}")
+    if not callable(hidden):
+        raise TypeError(f"exercise {name!r}: hidden must be a function of a numpy Generator returning probes")
+    shown = visible if callable(visible) else (lambda fixed=tuple(visible): list(fixed))
+    return Exercise(name=name, kind=kind, answer=answer, reference=reference, visible=shown, hidden=hidden,
+                    rtol=rtol, atol=atol, hint=hint, forbid=dict(forbid or {}),
+                    arg_names=getattr(reference, "arg_names", ()))
+
+
+def probe(*args: Any, label: str = "", edge: bool = False, **kwargs: Any) -> Probe:
+    """One call of the student's function: ``f(*args, **kwargs)``. ``edge=True`` marks a special
+    case, which can only take credit away (see ``scoring``)."""
+    return Probe(args=args, kwargs=kwargs, label=label, edge=edge)
+
+
+def probes(exercise: Exercise, seed: int | None = None) -> list[Probe]:
+    """The visible probes, plus the hidden ones drawn from ``seed`` when it is given."""
+    out = list(exercise.visible())
+    if seed is not None:
+        rng = np.random.default_rng(int(seed))
+        out += [dataclasses.replace(p, hidden=True) for p in exercise.hidden(rng)]
+    return out
+
+
+# ----------------------------------------------------------------------------- references
+
+def _bound(f: Callable, probe: Probe) -> dict[str, Any]:
+    """The probe's arguments by the names of ``f``'s parameters, defaults filled in."""
+    bound = inspect.signature(f).bind(*probe.args, **probe.kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _named(reference: Callable, f: Callable) -> Callable:
+    """The reference, knowing the names of the student's parameters (``f`` mirrors them)."""
+    reference.arg_names = tuple(inspect.signature(f).parameters)
+    return reference
+
+
+def jacobian(f: Callable, *, wrt: str) -> Callable[[Probe], Expected]:
+    """Reference: ``torch.func.jacrev`` of ``f`` with respect to its argument ``wrt``, the other
+    arguments fixed at the probe's values, in float64."""
+    def reference(probe: Probe) -> Expected:
+        args = _bound(f, probe)
+        x = torch.as_tensor(args.pop(wrt)).detach().to(torch.float64)
+        J = torch.func.jacrev(lambda v: f(**{wrt: v}, **args))(x)
+        return Expected(J.detach().numpy().astype(np.float64))
+    return _named(reference, f)
+
+
+def plain(result: Any) -> Any:
+    """A reference value as plain data: tensors and arrays as float64 arrays (integers as int,
+    0-d floats as float), sequences of ints (a shape) as a tuple."""
+    if isinstance(result, torch.Tensor):
+        result = result.detach().numpy()
+    if isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    if isinstance(result, (int, np.integer)):
+        return int(result)
+    if isinstance(result, np.ndarray):
+        if result.ndim == 0:
+            return int(result) if result.dtype.kind in "iu" else float(result)
+        return result.astype(np.float64)
+    if isinstance(result, (list, tuple)) and all(isinstance(v, (int, np.integer)) for v in result):
+        return tuple(int(v) for v in result)
+    if isinstance(result, (float, np.floating)):
+        return float(result)
+    return np.asarray(result, dtype=np.float64)
+
+
+def value(f: Callable) -> Callable[[Probe], Expected]:
+    """Reference: ``f`` called with the probe's arguments, as plain data. For vectors, scalars,
+    shapes and indices, and for answers at a scale where a Jacobian would not fit (build them
+    from autograd products: ``torch.func.jvp`` / ``vjp``)."""
+    def reference(probe: Probe) -> Expected:
+        return Expected(plain(f(**_bound(f, probe))))
+    return _named(reference, f)
+
+
+def satisfies(check: Callable[..., Callable[[np.ndarray], tuple[bool, str, str]]], *,
+              describe: str) -> Callable[[Probe], Expected]:
+    """Reference for an answer graded by a property: ``check`` takes the probe's arguments by
+    name and returns ``answer -> (passed, diagnosis, message)``; ``describe`` says in words
+    what any right answer is."""
+    def reference(probe: Probe) -> Expected:
+        return Expected(None, check(**_bound(check, probe)), describe)
+    return _named(reference, check)

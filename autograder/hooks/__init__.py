@@ -1,0 +1,8 @@
+"""What nbgrader's own commands load from ``nbgrader_config.py``.
+
+``preprocessor`` routes ``nbgrader autograde`` (and the Formgrader's button) through the
+trusted path, ``collect`` is ``nbgrader collect`` for regular files only, ``lateness`` the
+late-penalty plugin and its feedback.
+
+May import: ``intake``, ``course``, ``notebook``, ``batch.jobs``, nbgrader.
+"""

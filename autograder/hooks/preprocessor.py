@@ -1,0 +1,257 @@
+"""Route stock ``nbgrader autograde`` through the trusted path.
+
+``SandboxedExecute`` takes the place of nbgrader's ``Execute`` in
+``Autograde.autograde_preprocessors`` (see ``nbgrader_config.py``). It is an ``Execute``, so
+nbgrader's settings for it hold: ``c.Execute.timeout`` / ``--Execute.timeout`` is the cell
+time limit, ``--no-execute`` switches it off, and a notebook whose kernel does not exist
+fails as it would stock. nbgrader still does everything around it (sanitising, restoring the
+instructor's cells from the gradebook, copying files, SaveAutoGrades, late penalties, the
+gradebook), but the notebook runs in a confined child forked from our zygote, and every test
+cell is scored on this side: from autograd references for the course's declared exercises, by
+running the instructor's code here for the others. The score nbgrader's SaveAutoGrades then
+reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
+
+``SubmissionExporter`` reads each submitted notebook the way ``autograder grade`` does. Stock
+nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
+that notebook alone is replaced by its released version, every graded cell of it scores 0, and
+the reason is logged and shown in its test cells.
+
+``RegularFilesAutograde`` copies the submission's other files into ``autograded/`` as
+``autograder grade`` does: regular files only. Stock copies them with ``shutil.copy``, which
+follows links and fails the student's whole submission at a named pipe.
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+import nbformat
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+from nbconvert.exporters import NotebookExporter
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, BaseConverter
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Float, Integer
+
+from autograder.intake.cells import grade_id
+from autograder.intake.files import copy_beside_notebooks
+from autograder.batch.jobs import LIMIT_FIELDS, Limits, limits_from
+from autograder.course.seeds import course_secret, notebook_seeds
+
+_HELP = {limit.name: limit.metadata["help"] for limit in LIMIT_FIELDS}
+
+
+class SandboxedExecute(Execute):
+    """Execute a submission in the sandbox and grade its test cells outside it."""
+
+    # nbgrader's own setting (c.Execute.timeout, --Execute.timeout), in seconds as the table's
+    timeout = Float(Limits.cell_timeout, allow_none=True,
+                    help=_HELP["cell_timeout"] + " None: only the notebook's limit applies.").tag(config=True)
+    notebook_timeout = Float(None, allow_none=True, help=_HELP["notebook_timeout"]).tag(config=True)
+    memory_mb = Integer(Limits.memory_mb, help=_HELP["memory_mb"]).tag(config=True)
+    output_bytes = Integer(Limits.output_bytes, help=_HELP["output_bytes"]).tag(config=True)
+    complete_notebook = Bool(True, help="Draw plots and run the cells after the last test cell, as stock "
+                                        "nbgrader does (neither changes a score).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        # Imported here: nbgrader_config.py loads this module for every nbgrader command,
+        # and only autograde needs torch.
+        from autograder.course.directory import exercises_directory
+        from autograder.notebook.grade import course_secret_paths, grade_submission
+
+        self._check_kernel(nb)
+        info = resources["nbgrader"]
+        unreadable = resources.get(UNREADABLE)
+        if unreadable:
+            return _scored_zero(nb, unreadable), resources
+        coursedir = CourseDirectory(config=self.config)
+        instructor = _instructor_notebook(coursedir, info, info["notebook"])
+        seeds = notebook_seeds(course_secret(coursedir.root), info["student"], instructor)
+        exercises = _declared_exercises(coursedir, info, instructor)
+        files_dir = resources.get("metadata", {}).get("path")
+        limits = limits_from(self.configured_limits(), complete_notebook=self.complete_notebook)
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, (*course_secret_paths(coursedir.root), exercises_directory(coursedir.root)),
+                                  files_out=files_dir, exercises=exercises)
+        for problem in graded.problems:
+            self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
+        nb.cells = graded.notebook.cells
+        return nb, resources
+
+    def configured_limits(self) -> dict:
+        """The course's limits (limit name -> value, None when not set), as nbgrader's settings
+        give them; ``autograder grade`` starts from these too."""
+        # Execute.timeout = None (nbgrader: no time limit per cell) leaves the notebook's limit.
+        notebook_timeout = self.notebook_timeout or Limits.notebook_timeout
+        return {"cell_timeout": notebook_timeout if self.timeout is None else self.timeout,
+                "notebook_timeout": self.notebook_timeout, "memory_mb": self.memory_mb,
+                "output_bytes": self.output_bytes}
+
+    def _check_kernel(self, nb) -> None:
+        """Fail as stock does for a kernel that does not exist; and we only run Python."""
+        name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or NATIVE_KERNEL_NAME
+        spec = KernelSpecManager(parent=self).get_kernel_spec(NATIVE_KERNEL_NAME if name == "python" else name)
+        if spec.language.lower() != "python":
+            raise ValueError(f"kernel '{name}' runs {spec.language}; the sandboxed grader runs Python notebooks only")
+
+
+def _declared_exercises(coursedir, info, instructor) -> dict:
+    """The exercises of this notebook graded from the course's declarations (course.py)."""
+    from autograder.course import declarations
+    from autograder.course.directory import exercises_directory
+    declared = declarations.load(declarations.read_declarations(exercises_directory(coursedir.root), info["assignment"]))
+    return declarations.bind(declared, instructor, info["notebook"])
+
+
+UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
+
+
+def _scored_zero(nb, reason: str):
+    """The stand-in for an unreadable submission: every test cell 0, with the reason (as
+    ``autograder grade`` records it)."""
+    from autograder.intake.cells import grade_id, is_test, meta
+    from autograder.batch.jobs import CellResult
+    from autograder.notebook.recording import record_decisions
+
+    decided = {}
+    for cell in nb.cells:
+        if is_test(cell) and grade_id(cell):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"Not graded: {reason}.\n")]
+            decided[grade_id(cell)] = CellResult(0.0, float(meta(cell).get("points") or 0), ["unreadable"], reason)
+    record_decisions(nb.cells, decided)
+    return nb
+
+
+class SubmissionExporter(NotebookExporter):
+    """nbgrader's notebook exporter, reading submissions as ``autograder grade`` does and
+    standing in the released notebook for one that cannot be read or sanitised."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
+
+    def from_filename(self, filename, resources=None, **kw):
+        from autograder.intake.cell_plan import plan_cells
+        from autograder.intake.submission import BadSubmission, read_submission
+
+        resources = resources if resources is not None else {}
+        info = resources.get("nbgrader", {})
+        key = (info.get("assignment"), info.get("student"), info.get("notebook"))
+        name = os.path.splitext(os.path.basename(filename))[0]
+        who = f"{info.get('student')}/{name}"
+        resources.setdefault("metadata", {}).update(name=name, path=os.path.dirname(filename))
+        if any(isinstance(p, SandboxedExecute) for p in self._preprocessors):
+            # the grading pass reads what the sanitising pass wrote; a stand-in is not run
+            reason = self._replaced.pop(key, None)
+            if reason is not None:
+                resources[UNREADABLE] = reason
+            return self.from_notebook_node(nbformat.read(filename, as_version=4), resources, **kw)
+
+        coursedir = CourseDirectory(config=self.config)
+        instructor = _instructor_notebook(coursedir, info, name)
+        released_path = _course_path(coursedir, coursedir.release_directory, info["assignment"], name)
+        released = nbformat.read(released_path, as_version=4) if os.path.isfile(released_path) else None
+        try:
+            student = read_submission(filename)
+            # The student's cells as the batch plans them (instructor's locked and test cells
+            # restored, tampering undone), in the released metadata: nbgrader's sanitising then
+            # meets nothing a student could have broken.
+            cells, problems = plan_cells(instructor, student, declared=_declared_exercises(coursedir, info, instructor))
+            for problem in problems:
+                self.log.warning("%s: %s", who, problem)
+            nb = nbformat.v4.new_notebook(cells=[_rebuilt(cell, index) for index, cell in enumerate(cells)],
+                                          metadata=copy.deepcopy((released or student).metadata))
+            if _is_kernelspec(student.metadata.get("kernelspec")):     # checked as stock checks it
+                nb.metadata.kernelspec = student.metadata.kernelspec
+            return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
+        except BadSubmission as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - nbgrader's sanitising rejected the student's file
+            if _is_database_error(exc) or released is None:
+                raise
+            reason = f"nbgrader could not sanitise the notebook ({type(exc).__name__}: {str(exc)[:200]})"
+        if released is None:
+            raise BadSubmission(f"{who}: {reason} (and there is no released notebook to stand in for it)")
+        self.log.warning("%s: %s; every graded cell of it scores 0", who, reason)
+        self._replaced[key] = reason
+        return self.from_notebook_node(released, resources, **kw)
+
+
+def _course_path(coursedir, step: str, assignment: str, notebook: str) -> str:
+    return os.path.join(coursedir.format_path(step, ".", assignment), notebook + ".ipynb")
+
+
+def _course_notebook(coursedir, step: str, assignment: str, notebook: str):
+    """The instructor's copy of a notebook in one of the course's folders (source, release)."""
+    return nbformat.read(_course_path(coursedir, step, assignment, notebook), as_version=4)
+
+
+def _instructor_notebook(coursedir, info: dict, notebook: str):
+    """The instructor's notebook (source/) with its graded and locked cells' code as nbgrader's
+    gradebook holds it, which is what OverwriteCells restores: autotests expanded, hidden
+    tests in."""
+    instructor = _course_notebook(coursedir, coursedir.source_directory, info["assignment"], notebook)
+    with Gradebook(info["db_url"]) as gb:
+        saved = {cell.name: cell.source for cell in gb.find_notebook(notebook, info["assignment"]).source_cells}
+    for cell in instructor.cells:
+        if grade_id(cell) in saved:
+            cell.source = saved[grade_id(cell)]
+    return instructor
+
+
+def _rebuilt(cell, index: int):
+    """Only what grading reads of a cell: its type, source and metadata, with nbgrader's part
+    as grading reads it (``cells.meta``: a malformed one counts as none)."""
+    from autograder.intake.cells import meta, source
+
+    metadata = {k: v for k, v in (cell.get("metadata") or {}).items() if k != "nbgrader"}
+    if meta(cell):
+        metadata["nbgrader"] = meta(cell)
+    new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+           "raw": nbformat.v4.new_raw_cell}[cell["cell_type"]]
+    rebuilt = new(source=source(cell), metadata=metadata)
+    # the same file autogrades to the same notebook, as stock: no random ids
+    rebuilt.id = cell["id"] if isinstance(cell.get("id"), str) else f"cell-{index}"
+    if cell["cell_type"] == "code" and isinstance(cell.get("outputs"), list):
+        # what --no-execute grades (nbgrader's ClearOutput empties them otherwise)
+        rebuilt.outputs, rebuilt.execution_count = cell["outputs"], cell.get("execution_count")
+    return rebuilt
+
+
+def _is_kernelspec(value) -> bool:
+    """A kernelspec nbformat accepts (a malformed one would fail the notebook's validation)."""
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) for k in ("name", "display_name"))
+
+
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+    return isinstance(exc, SQLAlchemyError)
+
+
+class _RegularFilesOnly(BaseConverter):
+    """nbgrader's step that copies a submission's other files, for regular files only: a link,
+    pipe, socket or device is left out unopened, with a warning, and costs only itself."""
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        for line in copy_beside_notebooks(self._format_source(assignment_id, student_id),
+                                          self._format_dest(assignment_id, student_id), self.coursedir.ignore):
+            self.log.warning("%s/%s: %s", student_id, assignment_id, line)
+
+
+class RegularFilesAutograde(Autograde, _RegularFilesOnly):
+    """nbgrader's Autograde, with its copy of a submission's other files done by _RegularFilesOnly
+    (Autograde.init_assignment reaches it through super(), in BaseConverter's place)."""
+
+
+def install(c) -> None:
+    """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, read
+    submissions with SubmissionExporter and copy their other files with RegularFilesAutograde."""
+    from nbgrader.apps import api, autogradeapp
+
+    # nbgrader has no setting for the converter class: the command and the Formgrader's API
+    # each make an Autograde by this name.
+    autogradeapp.Autograde = api.Autograde = RegularFilesAutograde
+    c.Autograde.exporter_class = "autograder.hooks.preprocessor.SubmissionExporter"
+    c.Autograde.autograde_preprocessors = [
+        "autograder.hooks.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p
+        for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]

@@ -1,0 +1,53 @@
+"""One exercise, graded: probes → the student's answers → verdicts → policy → score.
+
+The same loop serves the notebook's ``check()`` (answers from an in-process call) and the
+trusted grader (answers fetched from the sandbox child): only ``call`` differs.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from autograder.inside.calling import MAX_ANSWER_NUMBERS
+from autograder.judge.compare import judge
+from autograder.course.authoring import Exercise, probes
+from autograder.judge.policy import static_violations
+from autograder.protocol.rules import ran_findings, rules_for
+from autograder.judge.scoring import score
+from autograder.protocol.values import Expected, Outcome, Verdict
+
+# An answer is read when it holds at most ANSWER_FACTOR times the numbers of the expected one,
+# or ANSWER_FLOOR numbers (so a wrong shape, a matrix where a vector is expected, is still
+# diagnosed), and never more than the hard cap; a larger one is refused from its shape.
+ANSWER_FACTOR = 16
+ANSWER_FLOOR = 10_000
+
+
+def answer_bound(expected: Expected) -> int:
+    """The most numbers the child may read of an answer to a probe with this reference."""
+    size = np.size(expected.value) if expected.value is not None else 0
+    return min(max(ANSWER_FACTOR * int(size), ANSWER_FLOOR), MAX_ANSWER_NUMBERS)
+
+
+def run_exercise(exercise: Exercise, call: Callable[..., Outcome], seed: int | None,
+                 sources: list[str], function_name: str | None = None
+                 ) -> tuple[list[Verdict], list[str], float]:
+    """Judge ``call(probe, max_numbers=...)`` on every probe; return (verdicts, policy
+    violations, score).
+
+    The reference comes first: the call is told how many numbers an answer may hold.
+    What the exercise's rules (``policy.Rules``: its kind and ``forbid``) do not allow is
+    looked for twice: in the student's source, reached from the function (trusted: we read the
+    text), and while it runs (the tracer's report).
+    """
+    rules = rules_for(exercise)
+    violation = static_violations(sources, function_name or exercise.name, rules=rules)
+    verdicts, ran = [], []
+    for probe in probes(exercise, seed):
+        expected = exercise.reference(probe)
+        outcome = call(probe, max_numbers=answer_bound(expected))
+        ran += [c for c in outcome.autograd_calls if c not in ran]
+        verdicts.append(judge(exercise, probe, outcome, expected))
+    violation += ran_findings(rules, ran, violation)
+    return verdicts, violation, score(exercise, verdicts, violation)

@@ -1,0 +1,126 @@
+"""``check(name, fn, hidden=False)``: what the notebooks' test cells call.
+
+It runs the same pipeline as the batch grader, in-process: probes → ``call_student`` →
+``judge`` → ``score`` → ``render``. It prints the feedback block on stdout and returns a
+``Score`` (a float whose repr is the rounded score), which nbgrader reads from the cell's
+result for partial credit. It never raises for a wrong answer and never lets the student's
+warnings reach stderr.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import io
+import os
+import sys
+import warnings
+from typing import Any, Callable
+
+STUDENT_ENV = "AUTOGRADER_STUDENT_ID"
+
+
+class Score(float):
+    """A float that shows as its rounded value, e.g. ``2.25``."""
+
+    def __new__(cls, value: float) -> "Score":
+        return super().__new__(cls, round(float(value), 2))
+
+    def __repr__(self) -> str:
+        return repr(float(self))
+
+    __str__ = __repr__
+
+
+def grading_context(cwd: str | None = None) -> tuple[str, str]:
+    """(course_root, student_id) for the notebook running in ``cwd``.
+
+    nbgrader runs autograded notebooks in ``<course>/autograded/<student>/<assignment>/`` (or
+    ``submitted/...``); the instructor validates in ``source/<assignment>/`` (student
+    ``instructor``). Environment variables AUTOGRADER_COURSE_ROOT / AUTOGRADER_STUDENT_ID
+    override both.
+    """
+    from autograder.course.directory import COURSE_ENV, find_course_root
+    cwd = os.path.abspath(cwd or os.getcwd())
+    root = os.environ.get(COURSE_ENV) or find_course_root(cwd) or cwd
+    student = os.environ.get(STUDENT_ENV)
+    if not student:
+        student = "instructor"
+        rel = os.path.relpath(cwd, root)
+        parts = [p for p in rel.split(os.sep) if p not in ("", ".")]
+        if len(parts) >= 2 and parts[0] in ("autograded", "submitted", "feedback"):
+            student = parts[1]
+    return root, student
+
+
+def _student_sources(fn: Callable) -> list[str]:
+    """All code cells the student ran (IPython's ``In``), else the function's module source."""
+    try:
+        ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+        cells = ip.user_ns.get("In")
+        if cells:
+            return [c for c in cells if isinstance(c, str) and c]
+    except NameError:
+        pass
+    except Exception:
+        pass
+    sources: list[str] = []
+    try:
+        module = inspect.getmodule(fn)
+        if module is not None:
+            sources.append(inspect.getsource(module))
+    except (OSError, TypeError):
+        pass
+    if not sources:
+        try:
+            sources.append(inspect.getsource(fn))
+        except (OSError, TypeError):
+            pass
+    return sources
+
+
+def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
+          sources: list[str] | None = None) -> Score:
+    """Check ``fn`` against exercise ``name``; print feedback; return the score.
+
+    ``hidden=False``: the visible probes only (the student's self-check). ``hidden=True``:
+    visible and hidden probes, with the seed derived from the course secret and the student
+    id (see ``grading_context``); ``seed`` overrides that (for tests and the instructor).
+    """
+    out = sys.stdout
+    err_sink = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(err_sink):
+            warnings.simplefilter("ignore")
+            if not callable(fn):
+                print(f"{name}: expected a function, got {type(fn).__name__} — "
+                      f"did you define `{name}` and run its cell?", file=out)
+                return Score(0.0)
+            from autograder.course.declarations import find_exercise
+            try:
+                ex = find_exercise(name)
+            except LookupError as exc:
+                print(f"check: {exc}", file=out)
+                return Score(0.0)
+            if hidden and seed is None:
+                from autograder.course.seeds import course_secret, student_seed
+                root, student = grading_context()
+                seed = student_seed(course_secret(root), student, name)
+            if not hidden:
+                seed = None
+            from autograder.inside.calling import call_student
+            from autograder.judge.feedback import render
+            from autograder.judge.grading import run_exercise
+            from autograder.protocol.rules import rules_for
+            rules = rules_for(ex)
+            srcs = sources if sources is not None else (_student_sources(fn) if rules.policed else [])
+            verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, rules=rules), seed,
+                                                      srcs, getattr(fn, "__name__", name))
+            print(render(ex, verdicts, violation, value), file=out)
+            return Score(value)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - never zero the cell with a grader traceback
+        print(f"{name}: the autograder could not finish this check ({type(exc).__name__}: {exc}). "
+              "Please tell your instructor.", file=out)
+        return Score(0.0)
