@@ -35,6 +35,7 @@ import nbformat
 import pytest
 
 from autograder.course import declarations, seeds as secrets
+from autograder.course.directory import load_course
 from autograder.dev import samples, scaffold
 import jacobians_course
 from autograder.intake.cells import grade_id
@@ -119,6 +120,7 @@ class Grader:
     def __init__(self, course: Path, sandbox: Sandbox, perfect: dict):
         self.course, self.sandbox, self._perfect = course, sandbox, perfect
         self.secret = secrets.course_secret(course)
+        self.private_paths = tuple(load_course(str(course)).private_paths())
 
     def nb(self, notebook: str = NB):
         return copy.deepcopy(self._perfect[notebook])
@@ -139,7 +141,7 @@ class Grader:
     def job(self, student: str, notebook: str = NB, limits: Limits = FAST) -> NotebookJob:
         source = (self.course / "source" / ASG / f"{notebook}.ipynb").read_text()
         return NotebookJob(ASG, student, notebook, str(self.path(student, notebook)), source,
-                           self.seeds(student, notebook), limits=limits,
+                           self.seeds(student, notebook), limits=limits, hide_paths=self.private_paths,
                            declarations=declarations.read_declarations(str(self.course / "autograding"), ASG))
 
     def grade(self, nb=None, *, raw: bytes | None = None, student: str = "mallory", notebook: str = NB,

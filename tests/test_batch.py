@@ -297,7 +297,7 @@ def test_resume_after_kill_9(course):
         submit(course, f"s{i}", {"one": "# score: 1\n# sleep 0.4", "two": "# score: 0.5"})
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from autograder import batch; from autograder.course.directory import load_course\n"
+        "from autograder.batch import run as batch; from autograder.course.directory import load_course\n"
         "batch.grade(load_course(%r), %r, workers=2, grader=%r, seeds=lambda s, n: {}, tty=False)\n"
     ) % (str(Path(__file__).parent), str(course), ASG, FAKE)
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,

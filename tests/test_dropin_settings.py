@@ -2,7 +2,7 @@
 
 Quick checks of the parts that tests/test_nbgrader_dropin.py exercises only end to end:
 the limits table (``jobs.Limits``) behind `autograder grade`'s flags, SandboxedExecute's traits
-and the README; nbgrader's own ``Execute`` settings reaching SandboxedExecute; the kernel check;
+and docs/configuration.md; nbgrader's own ``Execute`` settings reaching SandboxedExecute; the kernel check;
 and which files a notebook wrote make it out of its scratch folder.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_every_limit_is_a_flag_a_setting_and_documented_once():
     help_text = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], capture_output=True,
                                text=True, check=True, cwd=REPO).stdout
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "configuration.md").read_text()
     settings = {"cell_timeout": "Execute.timeout", "notebook_timeout": "SandboxedExecute.notebook_timeout",
                 "memory_mb": "SandboxedExecute.memory_mb", "output_bytes": "SandboxedExecute.output_bytes"}
     assert set(settings) == {limit.name for limit in LIMIT_FIELDS}

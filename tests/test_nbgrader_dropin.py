@@ -22,7 +22,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 MODULE = "nbgrader.tests.apps.test_nbgrader_autograde"
-# Stock expectations the hardened grader does not meet on purpose (the README makes the case).
+# Stock expectations the hardened grader does not meet on purpose (docs/configuration.md makes the case).
 ON_PURPOSE = dict.fromkeys(
     ["test_handle_failure", "test_handle_failure_single_notebook"],
     "a notebook nbgrader cannot sanitise scores 0 by itself; stock fails the student's whole submission")

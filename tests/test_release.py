@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.intake import notebook_text
+from autograder.intake import cells, notebook_text
 from course_layout import ASSIGNMENTS, NOTEBOOKS, REPO_ROOT
 
 # The fixed contracts (shared/spec/<assignment>-assignment.md): notebook -> exercise -> points,
@@ -77,7 +77,7 @@ def test_release_follows_the_contract(assignment, notebook):
     nb = nbformat.read(release(assignment) / f"{notebook}.ipynb", as_version=4)
     solutions, tests, manual = set(), {}, set()
     for cell in nb.cells:
-        meta = notebook_text.nbgrader_meta(cell)
+        meta = cells.meta(cell)
         if not meta:
             continue
         assert meta.get("schema_version") == 3
@@ -107,7 +107,7 @@ def _solution_lines(source_nb: Path) -> set[str]:
     nb = nbformat.read(source_nb, as_version=4)
     secret, public = set(), set()
     for cell in nb.cells:
-        meta = notebook_text.nbgrader_meta(cell)
+        meta = cells.meta(cell)
         region = None
         whole_cell_answer = cell.cell_type == "markdown" and meta.get("solution")
         for line in cell.source.split("\n"):
@@ -135,7 +135,7 @@ def test_release_contains_no_solution_or_hidden_test(assignment, notebook):
     leaked = _solution_lines(source(assignment) / f"{notebook}.ipynb") & released_lines
     assert not leaked, f"{notebook}: solution text in the release: {sorted(leaked)[:5]}"
     for cell in nb.cells:
-        meta = notebook_text.nbgrader_meta(cell)
+        meta = cells.meta(cell)
         if meta.get("solution") and cell.cell_type == "code":
             assert "raise NotImplementedError()" in cell.source
         if cell.cell_type == "code":

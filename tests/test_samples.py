@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.intake import notebook_text
+from autograder.intake import cells, notebook_text
 from autograder.dev import samples, scaffold
 from course_layout import ASSIGNMENTS, REPO_ROOT
 
@@ -26,9 +26,9 @@ def catalogue(assignment):
 
 
 def _cells(nbs):
-    return {notebook_text.nbgrader_meta(c)["grade_id"]: c.source
+    return {cells.meta(c)["grade_id"]: c.source
             for nb in nbs.values() for c in nb.cells
-            if notebook_text.nbgrader_meta(c).get("solution")}
+            if cells.meta(c).get("solution")}
 
 
 @pytest.mark.parametrize("assignment, name", MISTAKES)

@@ -47,7 +47,7 @@ def limits_from(settings: dict, **other) -> Limits:
 
 @dataclass(frozen=True)
 class Declarations:
-    """An assignment's exercise declarations (course.py), as a job carries them to a worker."""
+    """An assignment's exercise declarations (autograding/<assignment>/exercises.py), as a job carries them to a worker."""
     path: str       # where the course keeps them, for messages and tracebacks
     source: str
 
@@ -62,7 +62,7 @@ class NotebookJob:
     seeds: dict[str, int]         # exercise name -> hidden-probe seed for this student
     declarations: Declarations | None = None   # the assignment's exercises.py; None: no autograded exercise
     limits: Limits = field(default_factory=Limits)
-    hide_paths: tuple[str, ...] = ()  # more paths student code must not see (besides the course's secrets)
+    hide_paths: tuple[str, ...] = ()  # what student code must not see (the course's private paths)
     # grade_id -> source as released (hidden tests removed) of the locked and test cells;
     # None: the worker derives it from instructor_nb_json with nbgrader
     released_sources: dict[str, str] | None = None

@@ -24,7 +24,8 @@ import time
 from contextlib import ExitStack
 from typing import Any
 
-LOCK_FILE = os.path.join(".autograder", "grade.lock")
+from autograder.course.directory import private_path
+
 
 
 class CourseBusy(RuntimeError):
@@ -35,7 +36,7 @@ def hold(*, course_root: str, db_url: str, course_id: str) -> ExitStack:
     """Take the course's grading lock or raise CourseBusy; close the stack to release it."""
     stack = ExitStack()
     try:
-        stack.enter_context(_file_lock(os.path.join(course_root, LOCK_FILE)))
+        stack.enter_context(_file_lock(private_path(course_root, "grade.lock")))
         if db_url.startswith("postgresql"):
             stack.enter_context(_postgres_lock(db_url, course_id))
     except BaseException:

@@ -97,6 +97,7 @@ def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits
         return released_sources(nbformat.reads(instructor(notebook), as_version=4))
 
     declarations = read_declarations(exercises_directory(course.root), assignment)
+    hidden = tuple(course.private_paths())
     jobs = []
     for p in plans:
         for nb in p.notebooks:
@@ -104,5 +105,5 @@ def build_jobs(course, assignment: str, plans: list[StudentPlan], limits: Limits
                 assignment=assignment, student=p.student, notebook=nb,
                 submitted_path=os.path.join(course.submitted(p.student, assignment), nb + ".ipynb"),
                 instructor_nb_json=instructor(nb), released_sources=released(nb),
-                seeds=seeds(p.student, nb), declarations=declarations, limits=limits))
+                seeds=seeds(p.student, nb), declarations=declarations, limits=limits, hide_paths=hidden))
     return jobs

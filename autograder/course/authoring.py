@@ -1,6 +1,6 @@
 """The words a course uses to declare its autograded exercises.
 
-A course keeps one ``exercises.py`` per assignment (see ``course.py`` for where) that builds
+A course keeps one ``exercises.py`` per assignment (``directory.exercises_directory`` says where) that builds
 its list ``EXERCISES`` from these few functions, all by keyword::
 
     EXERCISES = [

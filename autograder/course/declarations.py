@@ -18,7 +18,7 @@ import sys
 import types
 from typing import TYPE_CHECKING
 
-from autograder.intake.cells import meta, tested_exercise
+from autograder.intake.cells import points, tested_exercise
 from autograder.course.directory import COURSE_ENV, EXERCISES_ENV, course_roots, exercises_directory
 from autograder.batch.jobs import Declarations
 
@@ -89,7 +89,7 @@ def bind(declared: list[Exercise], notebook, notebook_name: str) -> dict[str, Ex
     for cell in notebook.cells:
         name = tested_exercise(cell)
         if name in by_name:
-            bound[name] = dataclasses.replace(by_name[name], points=float(meta(cell).get("points") or 0),
+            bound[name] = dataclasses.replace(by_name[name], points=points(cell),
                                               notebook=notebook_name)
     return bound
 

@@ -15,7 +15,12 @@ from typing import Any
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-SIDE_DIR = os.path.join(".autograder", "graded")
+import autograder
+
+# The course's own state (secret, grading lock, what was graded, reports), beside nbgrader's folders.
+PRIVATE_DIR = ".autograder"
+# What else of a course root student code must never see, besides nbgrader's configured folders.
+ALWAYS_HIDDEN = (PRIVATE_DIR, "nbgrader_config.py", "solutions", ".git", "tests", "bench")
 
 COURSE_ENV = "AUTOGRADER_COURSE_ROOT"
 EXERCISES_ENV = "AUTOGRADER_EXERCISES"
@@ -44,7 +49,7 @@ def find_course_root(start: str) -> str | None:
 
 
 # the course checkout this package is installed from (editable), if it is
-CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(autograder.__file__)))
 
 
 def course_roots(cwd: str | None = None) -> list[str]:
@@ -59,6 +64,11 @@ def course_roots(cwd: str | None = None) -> list[str]:
         path = find_course_root(parent) if parent != path else None
     checkout = find_course_root(CHECKOUT)
     return list(dict.fromkeys(found + ([checkout] if checkout else [])))
+
+
+def private_path(root: str | os.PathLike, *parts: str) -> str:
+    """A path in the course's own state folder (``<root>/.autograder/...``)."""
+    return os.path.join(os.fspath(root), PRIVATE_DIR, *parts)
 
 
 def exercises_directory(root: str) -> str:
@@ -111,7 +121,20 @@ class Course:
         return self.path(self.coursedir.source_directory, ".", assignment)
 
     def sidecar(self, assignment: str, student: str) -> str:
-        return os.path.join(self.root, SIDE_DIR, assignment, student + ".json")
+        return private_path(self.root, "graded", assignment, student + ".json")
+
+    def private_paths(self) -> list[str]:
+        """What of this course student code must never see while it runs: every folder of
+        nbgrader's as this course configures them, the gradebook, the exchange, the exercise
+        declarations and the course's own state."""
+        cd = self.coursedir
+        folders = (cd.source_directory, cd.release_directory, cd.submitted_directory,
+                   cd.autograded_directory, cd.feedback_directory, cd.solution_directory)
+        paths = [os.path.join(self.root, name) for name in (*folders, *ALWAYS_HIDDEN)]
+        if self.db_url.startswith("sqlite:///"):
+            paths.append(os.path.abspath(os.path.join(self.root, self.db_url.removeprefix("sqlite:///"))))
+        paths += [self.exchange_root, exercises_directory(self.root)]
+        return list(dict.fromkeys(paths))
 
 
 def load_course(root: str | None = None) -> Course:

@@ -10,16 +10,14 @@ import hashlib
 import hmac
 import os
 
+from autograder.course.directory import private_path
 from autograder.intake.cells import tested_exercise
-
-SECRET_DIR = ".autograder"
-SECRET_FILE = "secret"
 
 
 def course_secret(course_root: str | os.PathLike) -> bytes:
     """The course's secret, created (32 random bytes, mode 0600) on first use."""
-    directory = os.path.join(os.fspath(course_root), SECRET_DIR)
-    path = os.path.join(directory, SECRET_FILE)
+    path = private_path(course_root, "secret")
+    directory = os.path.dirname(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read()

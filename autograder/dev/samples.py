@@ -28,7 +28,8 @@ from typing import Mapping, Sequence, Union
 import nbformat
 
 from autograder.course.directory import exercises_directory
-from autograder.intake.notebook_text import nbgrader_meta, notebook_names, solution_cells, test_points
+from autograder.intake.cells import grade_id, is_solution
+from autograder.intake.notebook_text import notebook_names, solution_cells, test_points
 
 Spec = Union[str, Sequence[str]]
 SUBMITTED_AT = _dt.datetime(2026, 11, 20, 12, 0, tzinfo=_dt.timezone.utc)
@@ -161,9 +162,8 @@ def submission(spec: Spec = "perfect", *, release_dir: Path, source_dir: Path) -
         answers[m.exercise] = m.source
     for nb in notebooks.values():
         for cell in nb.cells:
-            meta = nbgrader_meta(cell)
-            if meta.get("solution") and meta.get("grade_id") in answers:
-                cell.source = answers[meta["grade_id"]]
+            if is_solution(cell) and grade_id(cell) in answers:
+                cell.source = answers[grade_id(cell)]
     return notebooks
 
 

@@ -57,8 +57,8 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources):
         # Imported here: nbgrader_config.py loads this module for every nbgrader command,
         # and only autograde needs torch.
-        from autograder.course.directory import exercises_directory
-        from autograder.notebook.grade import course_secret_paths, grade_submission
+        from autograder.course.directory import Course
+        from autograder.notebook.grade import grade_submission
 
         self._check_kernel(nb)
         info = resources["nbgrader"]
@@ -71,7 +71,7 @@ class SandboxedExecute(Execute):
         exercises = _declared_exercises(coursedir, info, instructor)
         files_dir = resources.get("metadata", {}).get("path")
         limits = limits_from(self.configured_limits(), complete_notebook=self.complete_notebook)
-        graded = grade_submission(instructor, nb, files_dir, seeds, limits, (*course_secret_paths(coursedir.root), exercises_directory(coursedir.root)),
+        graded = grade_submission(instructor, nb, files_dir, seeds, limits, tuple(Course(root=coursedir.root, config=self.config, coursedir=coursedir).private_paths()),
                                   files_out=files_dir, exercises=exercises)
         for problem in graded.problems:
             self.log.warning("%s/%s: %s", info["student"], info["notebook"], problem)
@@ -96,7 +96,7 @@ class SandboxedExecute(Execute):
 
 
 def _declared_exercises(coursedir, info, instructor) -> dict:
-    """The exercises of this notebook graded from the course's declarations (course.py)."""
+    """The exercises of this notebook graded from the course's declarations (autograding/<assignment>/exercises.py)."""
     from autograder.course import declarations
     from autograder.course.directory import exercises_directory
     declared = declarations.load(declarations.read_declarations(exercises_directory(coursedir.root), info["assignment"]))
@@ -109,16 +109,13 @@ UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file 
 def _scored_zero(nb, reason: str):
     """The stand-in for an unreadable submission: every test cell 0, with the reason (as
     ``autograder grade`` records it)."""
-    from autograder.intake.cells import grade_id, is_test, meta
-    from autograder.batch.jobs import CellResult
-    from autograder.notebook.recording import record_decisions
+    from autograder.intake.cells import is_test
+    from autograder.notebook.recording import record_decisions, unreadable
 
-    decided = {}
     for cell in nb.cells:
-        if is_test(cell) and grade_id(cell):
+        if is_test(cell):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"Not graded: {reason}.\n")]
-            decided[grade_id(cell)] = CellResult(0.0, float(meta(cell).get("points") or 0), ["unreadable"], reason)
-    record_decisions(nb.cells, decided)
+    record_decisions(nb.cells, unreadable(nb.cells, reason))
     return nb
 
 

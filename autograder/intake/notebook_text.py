@@ -3,8 +3,11 @@ metadata, points. Shared by the sample class, the regenerate script and the test
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
+
+from autograder.intake.cells import grade_id, is_graded, is_solution, points, source
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -38,34 +41,44 @@ def remove_block(text: str, begin: str, end: str) -> str:
 
 
 def remove_hidden_tests(text: str) -> str:
-    """The test cell without its BEGIN/END HIDDEN TESTS block (markers included)."""
-    return remove_block(text, BEGIN_HIDDEN, END_HIDDEN)
+    """A test cell's text as nbgrader releases it: its hidden-tests block removed by nbgrader's
+    own ``ClearHiddenTests``, so what we compare with is what students were given."""
+    from nbgrader.preprocessors import ClearHiddenTests
+    cell = nbformat.v4.new_code_cell(text)
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    return cell.source
 
 
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+class AnswerCell(NamedTuple):
+    notebook: str        # without .ipynb
+    grade_id: str
+    kind: str            # "code" or "markdown"
+    source: str
 
 
-def _cells(source_dir: Path):
-    for name in notebook_names(source_dir):
-        for cell in nbformat.read(Path(source_dir) / f"{name}.ipynb", as_version=4).cells:
+def answer_cells(folder: Path) -> list[AnswerCell]:
+    """Every solution cell of an assignment folder's notebooks (source/ or release/), in order."""
+    return [AnswerCell(name, grade_id(cell), cell.get("cell_type", ""), source(cell))
+            for name, cell in _cells(folder) if is_solution(cell) and grade_id(cell)]
+
+
+def _cells(folder: Path):
+    for name in notebook_names(folder):
+        for cell in nbformat.read(Path(folder) / f"{name}.ipynb", as_version=4).cells:
             yield name, cell
 
 
 def solution_cells(source_dir: Path) -> dict[str, str]:
     """grade_id -> the instructor's solution (markers stripped) for every solution cell."""
-    return {nbgrader_meta(cell)["grade_id"]: strip_solution_markers(cell.source)
-            for _, cell in _cells(source_dir) if nbgrader_meta(cell).get("solution")}
+    return {a.grade_id: strip_solution_markers(a.source) for a in answer_cells(source_dir)}
 
 
 def solution_notebooks(source_dir: Path) -> dict[str, str]:
     """grade_id -> the notebook holding that solution cell."""
-    return {nbgrader_meta(cell)["grade_id"]: name
-            for name, cell in _cells(source_dir) if nbgrader_meta(cell).get("solution")}
+    return {a.grade_id: a.notebook for a in answer_cells(source_dir)}
 
 
 def test_points(source_dir: Path) -> dict[str, float]:
-    """grade_id -> points of every autograded test cell (``test_<exercise>``)."""
-    return {nbgrader_meta(cell)["grade_id"]: float(nbgrader_meta(cell).get("points", 0))
-            for _, cell in _cells(source_dir)
-            if nbgrader_meta(cell).get("grade") and cell.cell_type == "code"}
+    """grade_id -> points of every graded code cell (the autograded tests, ``test_<exercise>``)."""
+    return {grade_id(cell): points(cell) for _, cell in _cells(source_dir)
+            if is_graded(cell) and cell.cell_type == "code" and grade_id(cell)}

@@ -21,24 +21,19 @@ import nbformat
 from autograder.course import declarations
 from autograder.judge import feedback
 from autograder.course.authoring import Exercise
-from autograder.intake.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, source as _source
+from autograder.intake.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, points as _points, source as _source
 from autograder.intake.cells import tested_exercise
 from autograder.judge.grading import run_exercise
 from autograder.batch.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.intake.cell_plan import plan_cells
 from autograder.protocol.rules import rules_for, violation_diagnosis
-from autograder.notebook.recording import record_decisions
+from autograder.notebook.recording import record_decisions, unreadable
 from autograder.notebook.replies import sanitise, stream, well_formed
 from autograder.sandbox.session import ChildDied, Interrupted, close_shared_sandbox, shared_sandbox
 from autograder.protocol.reports import CellReport
 from autograder.intake.submission import BadSubmission, read_submission
 from autograder.notebook.trusted_tests import CANNOT_CROSS, InstructorSide
 from autograder.protocol.values import Outcome, failed_outcome
-
-# What in a course root student code must never see while it runs.
-COURSE_SECRETS = ("source", "solutions", "submitted", "autograded", "feedback", "exchange", "release",
-                  "gradebook.db", ".autograder", "nbgrader_config.py", ".git", "tests", "bench", "autograding")
-
 
 # Student code runs as in stock nbgrader's autograde (notebooks may check it).
 AUTOGRADE_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
@@ -127,7 +122,7 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
             elif dead:
                 cell.outputs = [stream(f"Not run: the notebook's process {dead}.\n", "stderr")]
                 if _is_test(cell):
-                    graded.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["not_run"], dead)
+                    graded.cells[gid] = CellResult(0.0, _points(cell), ["not_run"], dead)
             elif _is_test(cell):   # the instructor's code, run here on the student's values
                 graded.cells[gid] = trusted.run(cell, limits, deadline)
                 if CANNOT_CROSS in graded.cells[gid].diagnoses:
@@ -189,16 +184,12 @@ def _run_code_cell(session, cell, limits) -> str | None:
 
 def _manual_cell(cell) -> CellResult:
     """A human grades it; the writer applies nbgrader's rule that an untouched answer scores 0."""
-    return CellResult(None, float(_meta(cell).get("points", 0)))
+    return CellResult(None, _points(cell))
 
 
 def _unreadable(job: NotebookJob, result: NotebookResult, reason: str) -> NotebookResult:
     """Nothing to run: every graded cell of this notebook scores 0, with the reason."""
-    instructor = nbformat.reads(job.instructor_nb_json, as_version=4)
-    for cell in instructor.cells:
-        gid = _grade_id(cell)
-        if gid and _meta(cell).get("grade"):
-            result.cells[gid] = CellResult(0.0, float(_meta(cell).get("points", 0)), ["unreadable"], reason)
+    result.cells.update(unreadable(nbformat.reads(job.instructor_nb_json, as_version=4).cells, reason))
     result.status = "failed"
     result.problems.append(reason)
     return result
@@ -234,21 +225,11 @@ def before_exit() -> None:
     close_shared_sandbox()
 
 
-def course_secret_paths(course_root: str) -> list[str]:
-    """What student code must not see in a course root."""
-    return [os.path.join(course_root, name) for name in COURSE_SECRETS]
-
-
 def _hide_paths(job: NotebookJob) -> tuple[str, ...]:
-    """The course root's secrets (found above the submission), and whatever the job adds."""
+    """What the job says student code must not see, and the exercise declarations' folder
+    (wherever it is configured)."""
     paths = list(job.hide_paths)
-    if job.declarations is not None:    # the course's exercises folder, wherever it is configured
+    if job.declarations is not None:
         paths.append(os.path.dirname(os.path.dirname(os.path.abspath(job.declarations.path))))
-    folder = os.path.dirname(os.path.abspath(job.submitted_path))
-    while folder != os.path.dirname(folder):
-        if os.path.exists(os.path.join(folder, "nbgrader_config.py")):
-            paths += course_secret_paths(folder)
-            break
-        folder = os.path.dirname(folder)
     return tuple(paths)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.intake.cells import grade_id, is_test, meta
+from autograder.intake.cells import grade_id, is_graded, is_test, points
 from autograder.batch.jobs import CellResult
 
 
@@ -25,6 +25,13 @@ def score_output(score: float, execution_count=None):
                                   execution_count=execution_count)
 
 
+def unreadable(cells: list, reason: str) -> dict[str, CellResult]:
+    """A notebook that cannot be read or run costs only itself: every graded cell scores 0,
+    with the reason."""
+    return {grade_id(cell): CellResult(0.0, points(cell), ["unreadable"], reason)
+            for cell in cells if grade_id(cell) and is_graded(cell)}
+
+
 def record_decisions(cells: list, decided: dict[str, CellResult]) -> list[str]:
     """Put each test cell's decided score in front of whatever nbgrader would read instead.
     ``decided`` gains a 0 for any test cell that has no decision; the problems say which."""
@@ -35,7 +42,7 @@ def record_decisions(cells: list, decided: dict[str, CellResult]) -> list[str]:
             continue
         result = decided.get(gid)
         if result is None or result.score is None:
-            result = decided[gid] = CellResult(0.0, float(meta(cell).get("points") or 0), ["not_graded"],
+            result = decided[gid] = CellResult(0.0, points(cell), ["not_graded"],
                                                "not graded: the grader reached no decision for this cell")
             problems.append(f"test cell '{gid}' was not graded; it scored 0")
         kept = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]

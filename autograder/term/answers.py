@@ -13,15 +13,16 @@ from autograder.intake import cells
 MAX_LINES = 25
 
 
-def solution_source(notebook_path: str, exercise: str) -> str | None:
-    """The source of the solution cell whose grade_id is ``exercise``, or None."""
+def cell_source(notebook_path: str, grade_id: str) -> str | None:
+    """The source of the cell whose grade_id is ``grade_id`` in a student's notebook file, or
+    None when the file or the cell is missing or unreadable."""
     try:
         with open(notebook_path, encoding="utf-8") as fh:
             nb = json.load(fh)
     except (OSError, ValueError):
         return None
     for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
-        if cells.grade_id(cell) == exercise:
+        if cells.grade_id(cell) == grade_id:
             return cells.source(cell)
     return None
 

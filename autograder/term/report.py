@@ -31,6 +31,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from autograder.course.directory import private_path
 from autograder.term import answers, similarity
 from autograder.intake import cells
 from autograder.gradebook.writer import NO_RESPONSE
@@ -328,7 +329,7 @@ def examples(course, data: ReportData, limit: int = EXAMPLES) -> list[Example]:
             again[0].labels.append(diag.label)
             continue
         for sid in diag.students:
-            src = answers.solution_source(
+            src = answers.cell_source(
                 os.path.join(course.autograded(sid, data.assignment), ex.notebook + ".ipynb"), ex.name)
             if src is not None:
                 feedback = answers.trim(data.feedback[(diag.grade_id, diag.code)].get(sid, "")
@@ -495,7 +496,7 @@ def write_csv(data: ReportData, out_dir: str) -> list[str]:
 
 
 def write_report(course, assignment: str, out_dir: str | None = None) -> list[str]:
-    out_dir = os.path.abspath(out_dir or os.path.join(course.root, ".autograder", "reports", assignment))
+    out_dir = os.path.abspath(out_dir or private_path(course.root, "reports", assignment))
     os.makedirs(out_dir, exist_ok=True)
     data = collect(course, assignment)
     page = os.path.join(out_dir, "report.html")

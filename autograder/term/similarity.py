@@ -36,7 +36,7 @@ from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
 from autograder.term import answers
-from autograder.intake import cells
+from autograder.intake.notebook_text import answer_cells
 
 SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
         tokenize.ENCODING, tokenize.ENDMARKER}
@@ -151,31 +151,16 @@ class Similarity(LoggingConfigurable):
         return found
 
 
-def solution_cells(release_dir: str) -> list[tuple[str, str, str]]:
-    """(notebook, grade_id, starter text) of every code answer cell of the released notebooks."""
-    import json
-    out = []
-    for name in sorted(os.listdir(release_dir)) if os.path.isdir(release_dir) else []:
-        if not name.endswith(".ipynb"):
-            continue
-        with open(os.path.join(release_dir, name), encoding="utf-8") as fh:
-            nb = json.load(fh)
-        for cell in nb.get("cells", []):
-            if cell.get("cell_type") == "code" and cells.meta(cell).get("solution") and cells.grade_id(cell):
-                out.append((name[:-len(".ipynb")], cells.grade_id(cell), cells.source(cell)))
-    return out
-
-
 def similar_pairs(course, assignment: str, students: list[str]) -> list[Pair]:
     """Pairs of students with nearly the same code in at least one exercise, the most
     similar first."""
     sim = Similarity(config=course.config)
     release = course.path(course.coursedir.release_directory, ".", assignment)
     pairs: dict[tuple[str, str], Pair] = {}
-    for notebook, gid, starter in solution_cells(release):
+    for notebook, gid, _, starter in (a for a in answer_cells(release) if a.kind == "code"):
         by_student = {}
         for sid in students:
-            src = answers.solution_source(
+            src = answers.cell_source(
                 os.path.join(course.autograded(sid, assignment), notebook + ".ipynb"), gid)
             if src is not None:
                 by_student[sid] = src
