@@ -1,4 +1,4 @@
-"""`autograder grade | report | export | extend`, run from the course root."""
+"""`autograder grade | report | export | extend | new`, run from the course root."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +55,24 @@ def _parser() -> argparse.ArgumentParser:
                        help="the student's due date, e.g. '2026-12-01 17:00 Europe/Paris' or "
                             "'2026-12-01T17:00+01:00'; without a zone, the course's Exchange.timezone")
     until.add_argument("--days", type=float, metavar="N", help="N days after the assignment's due date")
+
+    n = sub.add_parser("new", help="write an exercise's prompt, solution and test cells and its declaration "
+                                   "(again: update them in place)")
+    n.add_argument("assignment")
+    n.add_argument("exercise", help="the function students write; its test cell is test_EXERCISE")
+    n.add_argument("--notebook", default=None, metavar="NAME",
+                   help="source/ASSIGNMENT/NAME.ipynb (default: the notebook holding it already, else ASSIGNMENT)")
+    n.add_argument("--solution", default=None, metavar="FILE",
+                   help="Python defining `def EXERCISE(...)`: the solution cell (required the first time)")
+    n.add_argument("--declaration", default=None, metavar="FILE",
+                   help="Python binding `EXERCISE = exercise(name=\"EXERCISE\", ...)` (default: a stub to fill in; "
+                        "an existing declaration is kept)")
+    n.add_argument("--prompt", default=None, metavar="FILE|TEXT",
+                   help="the prompt, markdown (default: one from the solution's signature and docstring)")
+    n.add_argument("--points", type=float, default=None, help="the test cell's points (default: kept, else 1)")
+    n.add_argument("--kind", default="by hand", help="for the stub declaration: by hand | matrix-free | free")
+    n.add_argument("--answer", default="matrix", help="for the stub declaration: matrix | vector | scalar | "
+                                                      "shape | index | property")
     return p
 
 
@@ -150,6 +168,23 @@ def main(argv: list[str] | None = None) -> int:
         for line in unmatched.lines():
             print(f"autograder: {line}", file=sys.stderr)
         print(out)
+        return 0
+
+    if args.command == "new":
+        from autograder.dev.new_exercise import NewExerciseError, new_exercise, read_file, read_text_or_file
+        try:
+            done = new_exercise(root, args.assignment, args.exercise, notebook=args.notebook,
+                                solution=read_file(args.solution), declaration=read_file(args.declaration),
+                                prompt=read_text_or_file(args.prompt), points=args.points,
+                                kind=args.kind, answer=args.answer)
+        except (NewExerciseError, OSError) as exc:
+            print(f"autograder new: {exc}", file=sys.stderr)
+            return 2
+        print(f"{done.notebook}: the cells of {args.exercise}")
+        print(f"{done.declarations}: its declaration ({done.declaration})")
+        if done.declaration == "stub":
+            print(f"next: fill in the TODOs of {args.exercise}'s declaration (reference, visible and hidden probes)")
+        print(f"then: nbgrader generate_assignment {args.assignment} --force")
         return 0
 
     if args.command == "extend":

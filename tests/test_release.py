@@ -1,6 +1,6 @@
 """release/<assignment>, for every assignment of the course, is exactly what `nbgrader
-generate_assignment` writes, follows the exercise contract, and gives nothing away (no
-solutions, no hidden tests)."""
+generate_assignment` writes, follows the exercise contract its declarations imply
+(tests/contract.py), and gives nothing away (no solutions, no hidden tests)."""
 from __future__ import annotations
 
 import json
@@ -11,10 +11,12 @@ import nbformat
 import pytest
 
 from autograder.intake import cells, notebook_text
+import contract
 from course_layout import ASSIGNMENTS, NOTEBOOKS, REPO_ROOT
 
-# The fixed contracts (shared/spec/<assignment>-assignment.md): notebook -> exercise -> points,
-# and notebook -> its manually graded answer.
+# What the course's specifications (shared/spec/<assignment>-assignment.md) fix beyond the
+# contract: notebook -> exercise -> points, and notebook -> its manually graded answer. A new
+# assignment needs no entry here.
 AUTOGRADED = {
     "jacobians": {
         "jacobian": {"jacobian_by_hand": 3, "numerical_jacobian": 3, "affine_jacobian": 1},
@@ -74,29 +76,31 @@ def test_committed_release_is_what_generate_assignment_writes(regenerate, tmp_pa
 
 @pytest.mark.parametrize("assignment, notebook", NOTEBOOKS)
 def test_release_follows_the_contract(assignment, notebook):
-    nb = nbformat.read(release(assignment) / f"{notebook}.ipynb", as_version=4)
-    solutions, tests, manual = set(), {}, set()
-    for cell in nb.cells:
-        meta = cells.meta(cell)
-        if not meta:
-            continue
-        assert meta.get("schema_version") == 3
-        gid = meta["grade_id"]
-        if meta.get("solution") and cell.cell_type == "code":
-            solutions.add(gid)
-        if meta.get("grade") and cell.cell_type == "code":
-            assert meta.get("locked"), f"test cell {gid} must be locked"
-            tests[gid] = meta["points"]
-        if meta.get("grade") and cell.cell_type == "markdown":
-            assert meta.get("solution"), f"{gid} must be an answer cell"
-            manual.add(gid)
-    assert solutions == set(AUTOGRADED[assignment][notebook])
-    assert tests == {f"test_{name}": pts for name, pts in AUTOGRADED[assignment][notebook].items()}
-    assert manual == {MANUAL[assignment][notebook]}
+    problems = contract.notebook_problems(REPO_ROOT, assignment, notebook)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_assignment_has_its_contract_here(assignment):
+def test_every_declared_exercise_has_its_cells(assignment):
+    problems = contract.declaration_problems(REPO_ROOT, assignment)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("assignment, notebook", [(a, nb) for a, nb in NOTEBOOKS if a in AUTOGRADED])
+def test_release_has_the_points_and_written_answers_the_spec_fixes(assignment, notebook):
+    nb = nbformat.read(release(assignment) / f"{notebook}.ipynb", as_version=4)
+    points = {notebook_text.nbgrader_meta(c)["grade_id"]: notebook_text.nbgrader_meta(c)["points"]
+              for c in nb.cells if notebook_text.nbgrader_meta(c).get("grade") and c.cell_type == "code"}
+    written = {notebook_text.nbgrader_meta(c)["grade_id"] for c in nb.cells
+               if notebook_text.nbgrader_meta(c).get("grade") and c.cell_type == "markdown"}
+    assert points == {f"test_{name}": pts for name, pts in AUTOGRADED[assignment][notebook].items()}, \
+        f"{notebook}: the points differ from shared/spec/{assignment}-assignment.md: change the test cells' points"
+    assert written == {MANUAL[assignment][notebook]}, \
+        f"{notebook}: the spec asks for the written answer {MANUAL[assignment][notebook]} here"
+
+
+@pytest.mark.parametrize("assignment", sorted(AUTOGRADED))
+def test_the_spec_covers_its_assignment(assignment):
     assert set(AUTOGRADED[assignment]) == set(MANUAL[assignment]) == set(notebook_text.notebook_names(source(assignment)))
     autograded = sum(sum(ex.values()) for ex in AUTOGRADED[assignment].values())
     assert sum(notebook_text.test_points(source(assignment)).values()) == autograded

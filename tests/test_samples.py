@@ -11,6 +11,7 @@ import pytest
 
 from autograder.intake import cells, notebook_text
 from autograder.dev import samples, scaffold
+import contract
 from course_layout import ASSIGNMENTS, REPO_ROOT
 
 WITH_MISTAKES = [a for a in ASSIGNMENTS if samples.catalogue(str(REPO_ROOT), a).mistakes]
@@ -31,12 +32,10 @@ def _cells(nbs):
             if cells.meta(c).get("solution")}
 
 
-@pytest.mark.parametrize("assignment, name", MISTAKES)
-def test_every_mistake_targets_a_solution_cell(assignment, name):
-    m = catalogue(assignment).mistakes[name]
-    assert m.exercise in notebook_text.solution_notebooks(dirs(assignment)["source_dir"]), m.name
-    assert f"def {m.exercise}(" in m.source, m.name
-    compile(m.source, m.name, "exec")
+@pytest.mark.parametrize("assignment", WITH_MISTAKES)
+def test_the_catalogue_fits_the_notebooks(assignment):
+    problems = contract.catalogue_problems(REPO_ROOT, assignment)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -61,7 +60,9 @@ def test_a_mistake_changes_only_its_own_cell(assignment, name):
     perfect = _cells(samples.submission("perfect", **dirs(assignment)))
     wrong = _cells(samples.submission(name, **dirs(assignment)))
     changed = {gid for gid in perfect if perfect[gid] != wrong[gid]}
-    assert changed == {catalogue(assignment).mistakes[name].exercise}
+    own = catalogue(assignment).mistakes[name].exercise
+    assert changed == {own}, (f"mistake {name} changes the cells {sorted(changed)}, not just {own}: its exercise= "
+                              f"must name the one solution cell it replaces")
 
 
 def test_specs_are_validated():
@@ -94,28 +95,38 @@ def test_write_class(tmp_path, assignment):
 
 
 @pytest.mark.parametrize("assignment", WITH_MISTAKES)
-def test_demo_class_covers_every_mistake(assignment):
+def test_the_demo_class_has_a_perfect_and_a_blank_student(assignment):
     demo = catalogue(assignment).demo_class
-    used = [m for spec in demo.values() if not isinstance(spec, str) for m in spec]
-    assert sorted(used) == sorted(catalogue(assignment).mistakes)
-    assert "perfect" in demo.values() and "blank" in demo.values()
+    assert "perfect" in demo.values() and "blank" in demo.values(), \
+        f"DEMO_CLASS of {assignment}: add a \"perfect\" and a \"blank\" student, the two ends `make demo` compares with"
+
+
+def test_a_mistake_left_out_of_the_demo_class_is_graded_by_itself(tmp_path):
+    course = scaffold.make_course(tmp_path / "course")
+    path = course / "autograding" / "jacobians" / "mistakes.py"
+    path.write_text(path.read_text().replace('"ben": ["transposed_jacobian", ', '"ben": ['))
+    assert contract.graded_roster(course, "jacobians")["only_transposed_jacobian"] == ["transposed_jacobian"]
+    assert not contract.catalogue_problems(course, "jacobians")
+    path.write_text(path.read_text().replace('name="transposed_jacobian",', 'name="transposed_jacobian", demo=True,'))
+    samples.catalogue.cache_clear()
+    assert contract.catalogue_problems(course, "jacobians") == [
+        "mistake transposed_jacobian is declared demo=True in autograding/jacobians/mistakes.py but no student of "
+        "DEMO_CLASS has it: add it to a student's list, or drop demo=True"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", WITH_MISTAKES)
 def test_every_mistake_costs_points_with_autograder_grade(tmp_path, assignment):
-    """The demo class (every mistake once, a perfect and a blank student), graded by
-    `autograder grade`: each mistake costs points on its exercise and nowhere unexpected."""
-    roster = catalogue(assignment).demo_class
+    """Every mistake (the demo class, and a student for each mistake it leaves out, with a
+    perfect and a blank student), graded by `autograder grade`: each mistake costs points on
+    its exercise and nowhere unexpected."""
     course = scaffold.make_course(tmp_path / "course")
+    roster = contract.graded_roster(course, assignment)
     scaffold.nbgrader("generate_assignment", assignment, "--force", cwd=course)
     samples.write_class(course, roster, assignment=assignment)
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", assignment],
                           cwd=course, env=scaffold.course_env(course), capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    scores = scaffold.gradebook_scores(course, assignment)
-    source = dirs(assignment)["source_dir"]
-    wrong = {student: found for student, spec in roster.items()
-             if (found := samples.unexpected_scores(scores.get(student, {}), spec, source))}
-    assert not wrong, wrong
+    problems = contract.score_problems(course, assignment, roster, scaffold.gradebook_scores(course, assignment))
+    assert not problems, "\n".join(problems)

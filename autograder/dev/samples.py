@@ -49,15 +49,17 @@ class Mistake:
     credit: str = "none"
     # other exercises whose score may drop too because their solution calls this function
     affects: tuple[str, ...] = field(default=())
+    demo: bool = False      # a student of DEMO_CLASS must have it (`make demo` shows it)
 
 
 def mistake(*, name: str, exercise: str, description: str, source: str, credit: str = "none",
-            affects: Sequence[str] = ()) -> Mistake:
-    """One entry of a course's catalogue of typical mistakes."""
+            affects: Sequence[str] = (), demo: bool = False) -> Mistake:
+    """One entry of a course's catalogue of typical mistakes. The tests grade every mistake,
+    whether the demo class has it or not; ``demo=True`` requires it there."""
     if credit not in ("none", "partial", "full"):
         raise ValueError(f"mistake {name!r}: credit must be 'none', 'partial' or 'full', not {credit!r}")
     return Mistake(name=name, exercise=exercise, description=description, source=source.strip("\n") + "\n",
-                   credit=credit, affects=tuple(affects))
+                   credit=credit, affects=tuple(affects), demo=demo)
 
 
 def renamed(source: str, renames: dict[str, str]) -> str:
