@@ -7,6 +7,8 @@
 #   make test       the whole test suite (browser tests too when chromium is present)
 #   make release    regenerate release/ from source/ (nbgrader generate_assignment)
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
+#                   Both are `python scripts/regenerate.py release|solutions`; without .venv/ they
+#                   run with $(PYTHON) when the package is installed there, and set nothing up.
 #   make bench      stock nbgrader vs `autograder grade` on synthetic classes (40 and 8 students, each assignment)
 #   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
@@ -105,11 +107,16 @@ test: setup
 	@$(PY) -m pytest tests $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$status
 
-release: setup
-	$(PY) scripts/regenerate.py release
+# An instructor's own environment: no .venv/, and $(PYTHON) has the package installed (pip).
+# Evaluated once per make run, only without the venv; `make test` always sets up (CI relies on it).
+INSTALLED := $(if $(wildcard $(PY)),,$(shell $(PYTHON) -c 'import importlib.metadata as m; m.version("jacobians-autograder")' >/dev/null 2>&1 && echo yes))
+REGENERATE_PY := $(if $(INSTALLED),$(PYTHON),$(PY))
 
-solutions: setup
-	$(PY) scripts/regenerate.py solutions
+release: $(if $(INSTALLED),,setup)
+	$(REGENERATE_PY) scripts/regenerate.py release
+
+solutions: $(if $(INSTALLED),,setup)
+	$(REGENERATE_PY) scripts/regenerate.py solutions
 
 bench: setup
 	$(PY) bench/bench_autograde.py
