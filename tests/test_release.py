@@ -89,10 +89,8 @@ def test_every_declared_exercise_has_its_cells(assignment):
 @pytest.mark.parametrize("assignment, notebook", [(a, nb) for a, nb in NOTEBOOKS if a in AUTOGRADED])
 def test_release_has_the_points_and_written_answers_the_spec_fixes(assignment, notebook):
     nb = nbformat.read(release(assignment) / f"{notebook}.ipynb", as_version=4)
-    points = {notebook_text.nbgrader_meta(c)["grade_id"]: notebook_text.nbgrader_meta(c)["points"]
-              for c in nb.cells if notebook_text.nbgrader_meta(c).get("grade") and c.cell_type == "code"}
-    written = {notebook_text.nbgrader_meta(c)["grade_id"] for c in nb.cells
-               if notebook_text.nbgrader_meta(c).get("grade") and c.cell_type == "markdown"}
+    points = {cells.grade_id(c): cells.meta(c)["points"] for c in nb.cells if cells.is_test(c)}
+    written = {cells.grade_id(c) for c in nb.cells if cells.meta(c).get("grade") and c.cell_type == "markdown"}
     assert points == {f"test_{name}": pts for name, pts in AUTOGRADED[assignment][notebook].items()}, \
         f"{notebook}: the points differ from shared/spec/{assignment}-assignment.md: change the test cells' points"
     assert written == {MANUAL[assignment][notebook]}, \

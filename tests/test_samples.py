@@ -102,7 +102,7 @@ def test_the_demo_class_has_a_perfect_and_a_blank_student(assignment):
 
 
 def test_a_mistake_left_out_of_the_demo_class_is_graded_by_itself(tmp_path):
-    course = scaffold.make_course(tmp_path / "course")
+    course = scaffold.make_course(tmp_path / "course", source_root=REPO_ROOT)
     path = course / "autograding" / "jacobians" / "mistakes.py"
     path.write_text(path.read_text().replace('"ben": ["transposed_jacobian", ', '"ben": ['))
     assert contract.graded_roster(course, "jacobians")["only_transposed_jacobian"] == ["transposed_jacobian"]
@@ -120,7 +120,7 @@ def test_every_mistake_costs_points_with_autograder_grade(tmp_path, assignment):
     """Every mistake (the demo class, and a student for each mistake it leaves out, with a
     perfect and a blank student), graded by `autograder grade`: each mistake costs points on
     its exercise and nowhere unexpected."""
-    course = scaffold.make_course(tmp_path / "course")
+    course = scaffold.make_course(tmp_path / "course", source_root=REPO_ROOT)
     roster = contract.graded_roster(course, assignment)
     scaffold.nbgrader("generate_assignment", assignment, "--force", cwd=course)
     samples.write_class(course, roster, assignment=assignment)
