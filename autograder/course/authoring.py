@@ -42,8 +42,9 @@ class Exercise:
     hidden: Callable[[np.random.Generator], list[Probe]]
     rtol: float = 1e-5
     atol: float = 1e-8
-    # (probe, got, expected) -> a sentence, for a wrong answer of the right shape or type
-    hint: Callable[[Probe, np.ndarray, np.ndarray], str | None] | None = None
+    # (probe, got, expected) -> a sentence or None, for a wrong answer of the right shape or type
+    # (see ``exercise``)
+    hint: Callable[[Probe, Any, Any], str | None] | None = None
     forbid: Mapping[str, str] = field(default_factory=dict)   # call name -> why it is not allowed here
     arg_names: tuple[str, ...] = ()     # the student's parameters, named in feedback: the reference's own
     # read from the notebooks (declarations.bind), not declared
@@ -56,7 +57,17 @@ def exercise(*, name: str, kind: str, answer: str, reference: Callable[[Probe], 
              hidden: Callable[[np.random.Generator], list[Probe]],
              rtol: float = 1e-5, atol: float = 1e-8, hint=None, forbid: Mapping[str, str] | None = None) -> Exercise:
     """Declare one exercise (see the module docstring); a mistake in the declaration fails here,
-    when the course is loaded, with the exercise's name in the message."""
+    when the course is loaded, with the exercise's name in the message.
+
+    Entries pass when ``|got - expected| <= atol + rtol * |expected|`` (numpy's ``isclose``);
+    the reference is float64, so the defaults accept a float32 answer.
+
+    ``hint(probe, got, expected)`` returns a sentence in the student's terms, or None, for
+    every wrong answer of the right type; a hint that raises is ignored. ``probe`` is the
+    ``Probe`` declared (``.args`` and ``.kwargs`` as written, tensors included; ``.label``,
+    ``.edge``, ``.hidden``). For ``matrix`` and ``vector`` answers ``got`` and ``expected`` are
+    float64 numpy arrays of the same shape; for ``scalar`` two floats; for ``index`` the
+    student's value and the expected int. ``shape`` and ``property`` answers get no hint."""
     if kind not in KINDS:
         raise ValueError(f"exercise {name!r}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
     if answer not in ANSWERS:
