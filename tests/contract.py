@@ -178,10 +178,13 @@ def _labels(verdicts) -> str:
                      for v in verdicts) or "none"
 
 
-def _why(root: Path, assignment: str, student: str, spec, gid: str, score: float, low: float, mistake) -> str:
+def _why(root: Path, assignment: str, student: str, spec, gid: str, score: float | None, low: float, mistake) -> str:
     """Why a score fell outside what the sample's spec should get, from the probes."""
     name = gid[len(cells.TEST_PREFIX):]
     where = _where(root, assignment)
+    if score is None:
+        return (f"the gradebook has no score for {gid}: the notebook was not graded; `autograder grade` "
+                f"says why in its summary")
     if spec == "blank":
         return (f"the released stub of {name} earned points: its solution cell must be released as a stub that "
                 f"fails (BEGIN/END SOLUTION around the whole body), and the probes must reject a None answer")
@@ -197,8 +200,11 @@ def _why(root: Path, assignment: str, student: str, spec, gid: str, score: float
         return f"(could not rerun {name} here to name the probes: {type(exc).__name__}: {exc})"
     passed = [v for v in verdicts if v.passed]
     failed = [v for v in verdicts if not v.passed]
+    general = [v for v in passed if not v.edge]
+    if score > low and mistake.credit == "none" and not general:
+        return (f"mistake {mistake.name} passes no general probe when judged again here, yet scored: regrade with "
+                f"`autograder grade {assignment} --student {student} --force` and compare")
     if score > low and mistake.credit == "none":
-        general = [v for v in passed if not v.edge]
         return (f"mistake {mistake.name} is declared credit=\"none\" but passed the general probes {_labels(general)}: "
                 f"there its answer equals the right one (a zero, a tie or a symmetric matrix where the mistake would "
                 f"show hides it). Change those probes in {where} so they tell it apart, mark them edge=True if they "
@@ -227,5 +233,5 @@ def score_problems(root: Path, assignment: str, roster: Mapping[str, samples.Spe
             mistake = chosen.get(gid[len(cells.TEST_PREFIX):])
             problems.append(f"{student} ({spec if isinstance(spec, str) else ', '.join(spec)}): {gid} scored {score}, "
                             f"expected {low:g} to {high:g}. "
-                            + _why(root, assignment, student, spec, gid, score if score is not None else -1, low, mistake))
+                            + _why(root, assignment, student, spec, gid, score, low, mistake))
     return problems
