@@ -93,3 +93,18 @@ def test_the_command_line(root, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "new", "hw", "double", "--kind", "sideways"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--kind must be one of" in proc.stderr
+
+
+def test_a_declarations_file_written_by_hand_gets_the_new_exercise_appended(root):
+    by_hand = root / "autograding" / "hw" / "exercises.py"
+    by_hand.parent.mkdir(parents=True)
+    text = DECLARATION.replace("double = exercise(", "EXERCISES = [exercise(").rstrip() + "]\n"
+    by_hand.write_text(text)
+    new_exercise(str(root), "hw", "double", solution=SOLUTION)            # declared by hand: kept
+    assert by_hand.read_text() == text
+    with pytest.raises(NewExerciseError, match=r"outside a block written by `autograder new`: edit it there"):
+        new_exercise(str(root), "hw", "double", declaration=DECLARATION)
+    new_exercise(str(root), "hw", "triple", solution=SOLUTION.replace("double", "triple"),
+                 declaration=DECLARATION.replace("double", "triple"))
+    from autograder.course.declarations import assignment_exercises
+    assert list(assignment_exercises(str(root), "hw")) == ["double", "triple"]

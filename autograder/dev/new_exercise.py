@@ -223,9 +223,6 @@ def write_declaration(path: Path, *, assignment: str, name: str, declaration: st
             return "kept"
         raise NewExerciseError(f"{path} already declares `{name}` outside a block written by `autograder new`: "
                                f"edit it there, or delete it so that --declaration can write it")
-    if "EXERCISES = []" not in text and not found:
-        raise NewExerciseError(f"{path} builds EXERCISES otherwise than `EXERCISES = []` and appends: add "
-                               f"`{name}` to it by hand (docs/authoring.md), or start the file with EXERCISES = []")
     body = (declaration if declaration is not None else stub).strip("\n")
     block = f"{BLOCK_BEGIN.format(name=name)}{BLOCK_NOTE}\n{body}\nEXERCISES.append({name})\n{BLOCK_END.format(name=name)}"
     if found:
