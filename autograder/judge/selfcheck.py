@@ -80,8 +80,9 @@ def _student_sources(fn: Callable) -> list[str]:
 
 
 def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
-          sources: list[str] | None = None) -> Score:
-    """Check ``fn`` against exercise ``name``; print feedback; return the score.
+          sources: list[str] | None = None) -> Score | None:
+    """Check ``fn`` against exercise ``name``; print feedback; return the score (None for a
+    self-check of an exercise it cannot find: that is no score).
 
     ``hidden=False``: the visible probes only (the student's self-check). ``hidden=True``:
     visible and hidden probes, with the seed derived from the course secret and the student
