@@ -51,8 +51,10 @@ def test_perfect_fills_every_solution_cell_with_the_worked_solution(assignment):
     blank = _cells(samples.submission("blank", **dirs(assignment)))
     assert set(perfect) == set(blank)
     for gid, text in perfect.items():
-        assert text != blank[gid]
-        assert "BEGIN SOLUTION" not in text and "NotImplementedError" not in text
+        assert text != blank[gid], (f"solution cell {gid} of source/{assignment} is released as it is: put the "
+                                    f"solution between ### BEGIN SOLUTION and ### END SOLUTION")
+        assert "BEGIN SOLUTION" not in text and "NotImplementedError" not in text, \
+            f"solution cell {gid}: its worked solution still holds a marker or a stub: one BEGIN/END pair, no stub"
 
 
 @pytest.mark.parametrize("assignment, name", MISTAKES)
