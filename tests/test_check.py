@@ -78,7 +78,7 @@ def test_system_exit_is_a_failed_probe_not_a_dead_grader(capfd):
 def test_none_and_unknown_exercise(capfd):
     assert check("jacobian_by_hand", lambda p: None) == 0
     assert "did you forget the `return`" in capfd.readouterr().out
-    assert check("no_such_thing", lambda p: None) == 0
+    assert check("no_such_thing", lambda p: None) is None      # not found: no score at all
     assert check("jacobian_by_hand", 42) == 0
 
 
