@@ -50,14 +50,14 @@ def notebook_problems(root: Path, assignment: str, notebook: str) -> list[str]:
         if meta.get("schema_version") != 3:
             problems.append(f"{notebook}: cell {gid} has nbgrader schema_version {meta.get('schema_version')!r}: "
                             f"set 3, the version nbgrader 0.9 reads (docs/authoring.md, the metadata)")
-        if cell.cell_type == "code" and meta.get("solution"):
+        if cell.cell_type == "code" and cells.is_solution(cell):
             solutions.add(gid)
         if cells.is_test(cell):
-            tests[gid] = meta
+            tests[gid] = cell
             if not meta.get("locked"):
                 problems.append(f"{notebook}: test cell {gid} is not locked: set \"locked\": true, or a student "
                                 f"can edit the check that grades them")
-        if cell.cell_type == "markdown" and meta.get("grade") and not meta.get("solution"):
+        if cell.cell_type == "markdown" and cells.is_graded(cell) and not cells.is_solution(cell):
             problems.append(f"{notebook}: markdown cell {gid} is graded but is not an answer cell: set "
                             f"\"solution\": true so students can write in it (a written answer), or \"grade\": false")
     for name in sorted(solutions - here):
@@ -67,12 +67,12 @@ def notebook_problems(root: Path, assignment: str, notebook: str) -> list[str]:
         if name not in solutions:
             problems.append(f"{notebook}: {name} is declared in {where} and has test_{name} here, but no solution "
                             f"cell with grade_id {name}: students need one to write the function in")
-    for gid, meta in sorted(tests.items()):
+    for gid, cell in sorted(tests.items()):
         name = gid[len(cells.TEST_PREFIX):] if gid.startswith(cells.TEST_PREFIX) else None
         if name not in here:
             problems.append(f"{notebook}: test cell {gid} grades no declared exercise: name it test_<exercise> "
                             f"after a solution cell declared in {where}")
-        elif not float(meta.get("points") or 0) > 0:
+        elif not cells.points(cell) > 0:
             problems.append(f"{notebook}: test cell {gid} has no points: its points are {name}'s, set \"points\"")
     return problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -89,8 +90,8 @@ def test_every_declared_exercise_has_its_cells(assignment):
 @pytest.mark.parametrize("assignment, notebook", [(a, nb) for a, nb in NOTEBOOKS if a in AUTOGRADED])
 def test_release_has_the_points_and_written_answers_the_spec_fixes(assignment, notebook):
     nb = nbformat.read(release(assignment) / f"{notebook}.ipynb", as_version=4)
-    points = {cells.grade_id(c): cells.meta(c)["points"] for c in nb.cells if cells.is_test(c)}
-    written = {cells.grade_id(c) for c in nb.cells if cells.meta(c).get("grade") and c.cell_type == "markdown"}
+    points = {cells.grade_id(c): cells.points(c) for c in nb.cells if cells.is_test(c)}
+    written = {cells.grade_id(c) for c in nb.cells if cells.is_graded(c) and c.cell_type == "markdown"}
     assert points == {f"test_{name}": pts for name, pts in AUTOGRADED[assignment][notebook].items()}, \
         f"{notebook}: the points differ from shared/spec/{assignment}-assignment.md: change the test cells' points"
     assert written == {MANUAL[assignment][notebook]}, \
@@ -149,3 +150,25 @@ def test_release_has_no_grading_state(assignment):
     names = {p.name for p in release(assignment).rglob("*")}
     assert not names & {"gradebook.db", ".autograder", "secret", "timestamp.txt"}
     assert not json.dumps(sorted(names)).count("checkpoint")
+
+
+def test_the_contract_says_what_to_change(tmp_path):
+    """An assignment written by `autograder new`, then broken by hand three ways."""
+    from test_new_exercise import DECLARATION, SOLUTION
+    from autograder.dev.new_exercise import cell_metadata, new_exercise
+    (tmp_path / "nbgrader_config.py").write_text("")
+    new_exercise(str(tmp_path), "hw", "double", solution=SOLUTION, declaration=DECLARATION)
+    (tmp_path / "release").mkdir()
+    shutil.copytree(tmp_path / "source" / "hw", tmp_path / "release" / "hw")
+    assert contract.notebook_problems(tmp_path, "hw", "hw") == []
+    path = tmp_path / "release" / "hw" / "hw.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].metadata.nbgrader.update(locked=False, points=0)
+    nb.cells.append(nbformat.v4.new_code_cell("def halve(x):\n    return x / 2",
+                                              metadata=cell_metadata(gid="halve", kind="solution")))
+    nbformat.write(nb, path)
+    assert contract.notebook_problems(tmp_path, "hw", "hw") == [
+        'hw: test cell test_double is not locked: set "locked": true, or a student can edit the check that grades them',
+        'hw: solution cell halve is graded by nothing: declare exercise(name="halve", ...) in '
+        'autograding/hw/exercises.py and give it a test cell test_halve (autograder new does both)',
+        'hw: test cell test_double has no points: its points are double\'s, set "points"']
