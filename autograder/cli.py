@@ -46,15 +46,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --canvas: the file to import into Canvas (default: <GRADEBOOK>-import.csv)")
     x.add_argument("--match", metavar="COLUMN", default=None,
                    help="with --canvas: the Canvas column holding the student's id (default: SIS Login ID)")
+    x.add_argument("--column", action="append", default=[], metavar='ASSIGNMENT="TITLE (ID)"',
+                   help="with --canvas: the Canvas column for ASSIGNMENT (default: the one titled "
+                        "like it, ignoring case and the id); repeatable")
+    x.add_argument("--add-column", action="store_true",
+                   help="with --canvas: add a column for an assignment Canvas has none for "
+                        "(Canvas then creates the assignment on import)")
 
-    e = sub.add_parser("extend", help="give one student a later due date for an assignment")
+    e = sub.add_parser("extend", help="give one student a later due date for an assignment (or revoke it)")
     e.add_argument("student")
     e.add_argument("assignment")
     until = e.add_mutually_exclusive_group(required=True)
     until.add_argument("--until", metavar="DATE",
                        help="the student's due date, e.g. '2026-12-01 17:00 Europe/Paris' or "
                             "'2026-12-01T17:00+01:00'; without a zone, the course's Exchange.timezone")
-    until.add_argument("--days", type=float, metavar="N", help="N days after the assignment's due date")
+    until.add_argument("--days", type=float, metavar="N",
+                       help="N days after the assignment's due date (0 revokes the extension)")
+    until.add_argument("--remove", action="store_true", help="revoke the student's extension")
 
     n = sub.add_parser("new", help="write an exercise's prompt, solution and test cells and its declaration "
                                    "(again: update them in place)")
@@ -83,6 +91,38 @@ def _limits(args, course) -> Limits:
     flags = {limit.name: getattr(args, limit.name) for limit in LIMIT_FIELDS}
     configured = SandboxedExecute(config=course.config).configured_limits()
     return limits_from({**configured, **{name: value for name, value in flags.items() if value is not None}})
+
+
+def _pairs(given: list[str], assignments: list[str]) -> dict[str, str]:
+    """--column ASSIGNMENT=COLUMN flags as a mapping."""
+    from autograder.term.export import BadFile
+    out = {}
+    for item in given:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise BadFile(f"--column {item!r}: write it ASSIGNMENT=\"TITLE (ID)\"")
+        if name.strip() not in assignments:
+            raise BadFile(f"--column {item!r}: {name.strip()} is not among the assignments exported "
+                          f"({', '.join(assignments)})")
+        out[name.strip()] = column.strip()
+    return out
+
+
+def _extended(student: str, assignment: str, done) -> str:
+    """What `extend` did, in one or two lines."""
+    head = f"{student} / {assignment}: "
+    if done.extension is None:
+        head += (f"extension revoked; due {done.due:%Y-%m-%d %H:%M} UTC, the assignment's due date"
+                 if done.before else f"no extension to revoke; due {done.due:%Y-%m-%d %H:%M} UTC")
+    else:
+        head += (f"due {done.due + done.extension:%Y-%m-%d %H:%M} UTC (the assignment's due date "
+                 f"{done.due:%Y-%m-%d %H:%M} UTC, extended by {done.extension})")
+    if done.penalty is None:
+        return head + (f"\n{done.next_step}" if done.next_step else "")
+    before, after = done.penalty
+    if before == after:
+        return head + f"\nlate penalty unchanged: {after:g} points (score {done.total:g})"
+    return head + f"\nlate penalty regraded: {before:g} -> {after:g} points (score now {done.total:g})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,13 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         from autograder.term import export
         course = load_course(root)
-        if args.csv:
-            out = args.csv
-            unmatched = export.write_csv(course, args.assignments, out)
-        else:
-            out = args.output or os.path.splitext(args.canvas)[0] + "-import.csv"
-            unmatched = export.fill_canvas(course, args.assignments, args.canvas, out,
-                                           key=args.match or export.DEFAULT_KEY)
+        try:
+            if args.csv:
+                out = args.csv
+                unmatched = export.write_csv(course, args.assignments, out)
+            else:
+                settings = export.CanvasExport(config=course.config)
+                columns = {**settings.columns, **_pairs(args.column, args.assignments)}
+                out = args.output or os.path.splitext(args.canvas)[0] + "-import.csv"
+                if os.path.abspath(out) == os.path.abspath(args.canvas):
+                    raise export.BadFile(f"{out}: would overwrite the Canvas export; give another --output")
+                unmatched = export.fill_canvas(course, args.assignments, args.canvas, out,
+                                               key=args.match or settings.match, columns=columns,
+                                               add_columns=args.add_column)
+        except export.BadFile as exc:
+            print(f"autograder: {exc}", file=sys.stderr)
+            return 2
         for line in unmatched.lines():
             print(f"autograder: {line}", file=sys.stderr)
         print(out)
@@ -188,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "extend":
+        from autograder.batch.lock import CourseBusy, hold
         from autograder.hooks import lateness
+        from autograder.term import extensions
         course = load_course(root)
         zone = course.config.Exchange.get("timezone", "UTC")
         try:
@@ -196,9 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OverflowError) as exc:
             print(f"autograder: cannot read --until {args.until!r}: {exc}", file=sys.stderr)
             return 2
-        due, extension = lateness.extend(course, args.student, args.assignment, until=until, days=args.days)
-        print(f"{args.student} / {args.assignment}: due {due + extension:%Y-%m-%d %H:%M} UTC "
-              f"(the assignment's due date {due:%Y-%m-%d %H:%M} UTC, extended by {extension})")
+        try:       # the penalty is rewritten: not while `autograder grade` writes
+            lock = hold(course_root=course.root, db_url=course.db_url, course_id=course.course_id)
+        except CourseBusy as busy:
+            print(f"autograder: {busy}", file=sys.stderr)
+            return BUSY
+        try:
+            done = extensions.extend(course, args.student, args.assignment, until=until,
+                                     days=args.days, remove=args.remove)
+        finally:
+            lock.close()
+        print(_extended(args.student, args.assignment, done))
         return 0
     return 2
 

@@ -125,3 +125,29 @@ def test_routed_nbgrader_autograde_grades_a_submission_with_a_bad_timestamp(make
     assert "timestamp.txt says 'garbage', not a time" in proc.stderr
     scores = scaffold.gradebook_scores(root, jacobians_course.ASSIGNMENT)["zed"]
     assert scores["test_jacobian_by_hand"] == 3 and scores["test_mlp_jacobian"] == 4
+
+
+def test_extend_after_grading_regrades_the_penalty_and_revokes(late_class, tmp_path):
+    import csv
+    assert not run(late_class).failed
+    assert _submissions(late_class)["erin"][:2] == (5.0, 0.5)            # 1 day late
+    p = cli_run(late_class, "extend", "erin", ASG, "--days", "2")
+    assert p.returncode == 0, p.stderr
+    assert "late penalty regraded: 0.5 -> 0 points (score now 5)" in p.stdout
+    assert _submissions(late_class)["erin"] == (5.0, 0.0, dt.timedelta(days=2))
+    p = cli_run(late_class, "extend", "erin", ASG, "--days", "0")        # revoked
+    assert p.returncode == 0, p.stderr
+    assert "erin / asg: extension revoked" in p.stdout and "0 -> 0.5 points (score now 4.5)" in p.stdout
+    assert _submissions(late_class)["erin"] == (5.0, 0.5, None)
+    p = cli_run(late_class, "extend", "erin", ASG, "--remove")
+    assert p.returncode == 0 and "no extension to revoke" in p.stdout
+    # the export and the report follow at once, no regrade
+    p = cli_run(late_class, "export", ASG, "--csv", str(tmp_path / "g.csv"))
+    assert p.returncode == 0, p.stderr
+    by = {r[0]: r for r in csv.reader(open(tmp_path / "g.csv"))}
+    assert by["erin"][-2:] == ["0.5", "4.5"]
+    data = report.collect(load_course(str(late_class)), ASG)
+    assert data.totals["erin"] == 4.5 and data.lateness["erin"].startswith("submitted 1 d after")
+    assert [s for _, s in data.history["erin"]] == [4.5, 5.0, 4.5]
+    p = cli_run(late_class, "extend", "erin", ASG, "--days", "-1")
+    assert p.returncode != 0 and "cannot be negative" in p.stderr and "Traceback" not in p.stderr

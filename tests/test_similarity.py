@@ -1,5 +1,7 @@
-"""Similar answers: a copied pair with renamed variables is listed; the same short or common
-answer written by many students is not; the starter code every student got never counts."""
+"""Similar answers: a copied pair with renamed variables is listed, and a copying trio as one
+group in a small class; the same short or common answer written by many students is not, nor
+the starter code every student got, nor the instructor's own solution; the strength says how
+much code the evidence rests on."""
 from __future__ import annotations
 
 from autograder.dev import samples
@@ -63,15 +65,40 @@ def test_normalised_tokens_ignore_names_literals_comments_and_layout():
     assert "stack" in [t for t, _, _ in a]          # attribute names keep their meaning
 
 
-def test_renamed_copy_is_listed_with_its_shared_lines():
+def _renamed_again(source):
+    return samples.renamed(source, {"layers": "net", "forward": "run", "cols": "out", "e = ": "step = ",
+                                    "e[j]": "step[j]", "+ e)": "+ step)", "- e)": "- step)", "j ": "col ",
+                                    "[j]": "[col]", "(v)": "(inp)", "v = ": "inp = ", "@ v": "@ inp"})
+
+
+def test_renamed_copy_is_listed_with_its_shared_lines_and_how_much_code():
     sim = Similarity()
     found = sim.compare({"ann": ORIGINAL, "bob": RENAMED, "cat": OWN}, STARTER, exercise="mlp_jacobian")
-    assert [pair for pair, _ in found] == [("ann", "bob")]
-    match = found[0][1]
+    assert [m.students for m in found] == [("ann", "bob")]
+    match = found[0]
     assert match.share >= 0.9
     # the shared lines cover the loop in both answers, and not the starter's signature
     assert {6, 7, 13} <= match.lines["ann"] and 1 not in match.lines["ann"]
     assert {7, 8, 14} <= match.lines["bob"]
+    # the evidence: the ~125 tokens below the signature (a k-gram may reach back into it), 11 lines
+    body = len(tokens(ORIGINAL)) - len(tokens(STARTER)) + 3          # less the stub's raise
+    assert body - 10 <= match.tokens <= body + sim.k and match.shared_lines == 11
+
+
+def test_a_copying_trio_in_a_class_of_eleven_is_one_group():
+    sim = Similarity()
+    klass = {f"s{i}": ORIGINAL for i in range(5)}                      # the textbook answer
+    klass.update(dan=RENAMED,                                          # ... in disguise
+                 s5=ONE_LINER, s6=ONE_LINER,                           # a textbook one-liner
+                 ann=OWN, bob=_renamed_again(OWN), cat=OWN.replace("cols", "columns"))
+    assert len(klass) == 11
+    found = sim.compare(klass, STARTER, reference=ORIGINAL, exercise="mlp_jacobian")
+    assert [m.students for m in found] == [("ann", "bob", "cat")]
+    assert found[0].tokens >= 80 and set(found[0].lines) == {"ann", "bob", "cat"}
+    # were it not the instructor's solution, five students writing it alike would be a group
+    del klass["dan"]
+    found = sim.compare(klass, STARTER, exercise="mlp_jacobian")
+    assert [m.students for m in found] == [("ann", "bob", "cat"), ("s0", "s1", "s2", "s3", "s4")]
 
 
 def test_many_identical_one_liners_and_a_common_answer_are_not_listed():
@@ -83,7 +110,7 @@ def test_many_identical_one_liners_and_a_common_answer_are_not_listed():
                  ann=OWN, bob=OWN.replace("cols", "columns").replace("e[j]", "step[j]")
                  .replace("e = ", "step = ").replace("+ e", "+ step").replace("- e", "- step"))
     found = sim.compare(klass, STARTER, exercise="mlp_jacobian")
-    assert [pair for pair, _ in found] == [("ann", "bob")]
+    assert [m.students for m in found] == [("ann", "bob")]
 
 
 def test_starter_code_alone_is_never_similar():

@@ -232,19 +232,58 @@ class GradebookWriter:
                 outcomes[name].score = score
                 if name in results:       # stock assigns penalties only to converted notebooks
                     snb.late_submission_penalty = self._penalty(student, score, seconds_late)
-            penalty = sum(float(snb.late_submission_penalty or 0) for snb in submission.notebooks)
-            late = {"seconds_late": seconds_late, "late_penalty": penalty,
-                    "due": submission.duedate.isoformat() if submission.duedate else None,
-                    "lateness": lateness.describe_lateness(
-                        seconds_late, submission.duedate, submission.extension, penalty, self.late_rule)
-                    if seconds_late > 0 else None}
+            late = self._late_fields(submission, seconds_late)
             db.commit()
         except BaseException:
             db.rollback()
             raise
         return outcomes, late
 
+    def reassess_lateness(self, student: str) -> tuple[float, float, float] | None:
+        """A graded student's late penalty worked out again from the gradebook's due date and
+        extension as grading does, without regrading: the gradebook and the sidecar (with a
+        history entry when the score changes). (penalty before, after, total after), or None
+        when the student is not graded by this writer yet."""
+        from nbgrader.api import MissingEntry
+
+        side = self.read_sidecar(student)
+        if side is None or not os.path.isdir(self.course.autograded(student, self.assignment_id)):
+            return None
+        try:
+            submission = self.gb.find_submission(self.assignment_id, student)
+        except MissingEntry:
+            return None
+        handed_in = {n for n, nb in side.get("notebooks", {}).items() if nb.get("status") != "missing"}
+        db = self.gb.db
+        try:
+            before = sum(float(snb.late_submission_penalty or 0) for snb in submission.notebooks)
+            seconds_late = submission.total_seconds_late
+            for snb in submission.notebooks:
+                if snb.notebook.name in handed_in:
+                    snb.late_submission_penalty = self._penalty(student, float(snb.score), seconds_late)
+            late = self._late_fields(submission, seconds_late)
+            total = float(submission.score) - late["late_penalty"]
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        history = side.get("history", [])
+        if late["late_penalty"] != before:
+            history = [*history, {"graded_at": time.time(), "score": round(total, 2)}]
+        _atomic_write(self.course.sidecar(self.assignment_id, student),
+                      json.dumps({**side, **late, "history": history}, indent=1))
+        return before, late["late_penalty"], total
+
     # ---------------------------------------------------------------- helpers
+    def _late_fields(self, submission, seconds_late: float) -> dict[str, Any]:
+        """What the sidecar says about lateness, from the penalties just set."""
+        penalty = sum(float(snb.late_submission_penalty or 0) for snb in submission.notebooks)
+        return {"seconds_late": seconds_late, "late_penalty": penalty,
+                "due": submission.duedate.isoformat() if submission.duedate else None,
+                "lateness": lateness.describe_lateness(
+                    seconds_late, submission.duedate, submission.extension, penalty, self.late_rule)
+                if seconds_late > 0 else None}
+
     def _list_source_files(self) -> list[str]:
         from nbgrader import utils as nbu
         root = self.course.source(self.assignment_id)

@@ -6,9 +6,9 @@
   time is unknown, it is graded as on time (no penalty), and the summary and the report flag
   it so the instructor can decide (e.g. with `autograder extend` or a manual adjustment).
 * **Due dates.** nbgrader's gradebook keeps the assignment's due date (UTC) and, per student,
-  an `extension` (a duration) on the submission; `grant_extension` records one
-  (`autograder extend`). Dates without a zone are read in the course's time zone
-  (`Exchange.timezone`, UTC unless set).
+  an `extension` (a duration) on the submission, which `autograder extend`
+  (term/extensions.py) records. Dates without a zone are read in the course's time zone
+  (`Exchange.timezone`, UTC unless set; `parse_date`).
 * **Penalty.** `PerDayLatePenalty`, a nbgrader `LateSubmissionPlugin`: a share of the
   notebook's score per started day late, capped. Select it in `nbgrader_config.py` with
   ``c.AssignLatePenalties.plugin_class = "autograder.hooks.lateness.PerDayLatePenalty"``.
@@ -120,43 +120,6 @@ def _duration(seconds: float) -> str:
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
              f"{minutes} min" if minutes and not days else ""]
     return " ".join(p for p in parts if p) or f"{int(seconds)} s"
-
-
-def extend(course, student: str, assignment: str, *, until: dt.datetime | None = None,
-           days: float | None = None) -> tuple[dt.datetime, dt.timedelta]:
-    """Record STUDENT's own due date for ASSIGNMENT in nbgrader's gradebook (the submission's
-    `extension`; the student and the submission record are created when they have handed in
-    but are not graded yet, or the submission record alone for a known student).
-    Like nbgrader's `grant_extension`, a new extension replaces the old one. Returns the
-    assignment's due date and the extension (both UTC)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(course.db_url, course.course_id) as gb:
-        try:
-            asg = gb.find_assignment(assignment)
-        except MissingEntry:
-            raise SystemExit(f"No assignment '{assignment}' in the gradebook {course.db_url}")
-        if asg.duedate is None:
-            raise SystemExit(f"'{assignment}' has no due date to extend: set one with "
-                             f"`nbgrader db assignment add {assignment} --duedate DATE`")
-        try:
-            gb.find_student(student)
-        except MissingEntry:
-            if not os.path.isdir(course.submitted(student, assignment)):
-                raise SystemExit(f"No student '{student}' in the gradebook and no submission from "
-                                 f"them: check the id, or add them with `nbgrader db student add {student}`")
-            gb.add_student(student)
-        extension = until - asg.duedate if until is not None else dt.timedelta(days=days)
-        if extension <= dt.timedelta(0):
-            raise SystemExit(f"{until:%Y-%m-%d %H:%M} UTC is not after the due date "
-                             f"{asg.duedate:%Y-%m-%d %H:%M} UTC")
-        try:
-            submission = gb.find_submission(assignment, student)
-        except MissingEntry:
-            submission = gb.add_submission(assignment, student)
-        submission.extension = extension
-        gb.db.commit()
-        return asg.duedate, extension
 
 
 class ExplainLatePenalty(NbGraderPreprocessor):

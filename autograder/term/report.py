@@ -8,9 +8,9 @@ and the autograded notebooks (the students' code), and writes into
 * `report.html` -- self-contained: each exercise's share of full / partial / wrong / blank
   answers in course order (one stacked chart), the score distribution, the exercises table,
   the most common diagnoses among attempted answers with one anonymised example each, answers
-  worth a second look (similarity.py), one row per student linking to their feedback with
-  their late penalty and why and their score at each grading, and problems (tampering,
-  crashes, failures, unreadable timestamps);
+  worth a second look (groups with nearly the same code, similarity.py), one row per student
+  linking to their feedback with their late penalty and why and their score at each grading,
+  and problems (tampering, crashes, failures, unreadable timestamps);
 * `scores.csv` -- one row per student: total, late penalty, every graded cell;
 * `diagnoses.csv` -- one row per (exercise, diagnosis): how many students, who.
 
@@ -377,24 +377,31 @@ def _marked(code: str, lines: set[int]) -> str:
     return "\n".join(out)
 
 
+def _names(students) -> str:
+    """'ann and bob', 'ann, bob and cat'."""
+    return ", ".join(students[:-1]) + " and " + students[-1]
+
+
 def _similar_section(course, data: ReportData) -> list[str]:
     e = html.escape
-    pairs = similarity.similar_pairs(course, data.assignment, sorted(data.totals))
+    groups = similarity.similar_groups(course, data.assignment, sorted(data.totals))
     parts = ["<h2>Answers worth a second look</h2>",
-             "<p class='note'>Pairs of answers that are nearly the same once names, numbers, "
-             "comments and layout are set aside (code every student was given, answers too short "
-             "to tell, and code much of the class wrote alike are not counted). Similar code has "
-             "innocent explanations too; this is something to look at, not a finding.</p>"]
-    if not pairs:
-        return parts + ["<p>No pair of nearly identical answers.</p>"]
-    for pair in pairs:
-        a, b = pair.students
-        for m in pair.matches:
-            parts.append(f"<h4>{e(a)} and {e(b)}: {e(m.exercise)} ({e(m.notebook)}), "
-                         f"{100 * m.share:.0f}% of the shorter answer's uncommon code in common</h4>"
-                         f"<table class='side'><tr><th>{e(a)}</th><th>{e(b)}</th></tr><tr>"
-                         f"<td><pre>{_marked(m.code[a], m.lines[a])}</pre></td>"
-                         f"<td><pre>{_marked(m.code[b], m.lines[b])}</pre></td></tr></table>")
+             "<p class='note'>Students whose answers are nearly the same once names, numbers, "
+             "comments and layout are set aside (code the course wrote, answers too short to "
+             "tell, and code more of the class wrote alike than a group would are not counted); "
+             "each says how much uncommon code they share. Similar code has innocent "
+             "explanations too; this is something to look at, not a finding.</p>"]
+    if not groups:
+        return parts + ["<p>No group of nearly identical answers.</p>"]
+    for group in groups:
+        for m in group.matches:
+            amount = f"{m.tokens} tokens on {m.shared_lines} lines of uncommon code"
+            strength = (f"{amount} in common ({100 * m.share:.0f}% of the shorter answer's)"
+                        if len(m.students) == 2 else f"each shares at least {amount} with another of them")
+            parts.append(f"<h4>{e(_names(m.students))}: {e(m.exercise)} ({e(m.notebook)}), {strength}</h4>"
+                         f"<table class='side'><tr>{''.join(f'<th>{e(s)}</th>' for s in m.students)}</tr><tr>"
+                         + "".join(f"<td><pre>{_marked(m.code[s], m.lines[s])}</pre></td>" for s in m.students)
+                         + "</tr></table>")
     return parts
 
 
@@ -412,7 +419,7 @@ def render_html(course, data: ReportData, out_dir: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}.bad{color:#a00}"
         "pre{background:#f7f7f7;padding:.5em;overflow-x:auto;margin:.2em 0}"
-        ".note{color:#555;font-size:.9em}mark{background:#fff1a8}table.side{width:100%;table-layout:fixed}table.side td{width:50%}</style></head><body>",
+        ".note{color:#555;font-size:.9em}mark{background:#fff1a8}table.side{width:100%;table-layout:fixed}</style></head><body>",
         f"<h1>{e(data.assignment)}: grading report</h1>",
         f"<p>{n} students graded; mean {mean:.2f}, median {median:.2f} of {data.max_score:g} points. "
         f"{data.needs_manual} cells await manual grading. Generated {e(time.strftime('%Y-%m-%d %H:%M %Z'))}.</p>",
