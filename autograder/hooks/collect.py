@@ -10,19 +10,28 @@ it from there into ``submitted/``.
 
 Where every student is a user of the machine (a JupyterHub), ``owner_must_match`` also makes a
 submission count only for the user who owns it: a folder named ``alice+…`` that another user
-wrote is skipped with a warning (stock collect takes it as alice's).
+wrote is skipped with a warning (stock collect takes it as alice's).  There the student also
+owns their submission after `nbgrader submit` and can still change it, `timestamp.txt`
+included; ``trust_exchange_time`` makes the submission's time the file system's record of its
+last change (the newest status change, ctime, in its folder, which no user can set): when
+`timestamp.txt` disagrees with it, collect says so and the collected copy carries that time.
 """
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 import pwd
 import tempfile
 
 from nbgrader.exchange.default.collect import ExchangeCollect
-from traitlets import Bool
+from traitlets import Bool, Float
 
+from autograder.hooks.lateness import TIMESTAMP_FILE, read_timestamp
 from autograder.intake.files import copy_regular_tree, open_folder
+
+# how nbgrader writes timestamp.txt
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 
 
 class RegularFilesCollect(ExchangeCollect):
@@ -30,6 +39,14 @@ class RegularFilesCollect(ExchangeCollect):
 
     owner_must_match = Bool(False, help="Collect a submission only from the user who owns its folder "
                                         "(students are users of this machine, e.g. on a JupyterHub).").tag(config=True)
+    trust_exchange_time = Bool(False, help=(
+        "Take a submission's time from the file system: the last change recorded in its inbound "
+        "folder (ctime), which students cannot set, whenever timestamp.txt is further than "
+        "time_tolerance from it (students are users of this machine and own their submissions, "
+        "e.g. on a JupyterHub).")).tag(config=True)
+    time_tolerance = Float(120.0, help=(
+        "Seconds timestamp.txt may differ from the last change of its submission (the time "
+        "`nbgrader submit` takes to copy the files) with trust_exchange_time.")).tag(config=True)
 
     def init_src(self):
         super().init_src()
@@ -67,9 +84,35 @@ class RegularFilesCollect(ExchangeCollect):
             with tempfile.TemporaryDirectory(prefix="autograder-collect-") as staging:
                 for line in copy_regular_tree(folder, staging):
                     self.log.warning("Not collected from %s: %s", src, line)
+                if self.trust_exchange_time:
+                    self._exchange_time(src, folder, staging)
                 super().do_copy(staging, dest, log)
         finally:
             os.close(folder)
+
+
+    def _exchange_time(self, src: str, folder: int, staging: str) -> None:
+        """timestamp.txt in ``staging`` (a copy of ``folder``) checked against the folder's last
+        change, measured after the copy so that no change to what was copied escapes it."""
+        changed = _last_change(folder)
+        claimed, _ = read_timestamp(staging)
+        if claimed is not None and abs((changed - claimed).total_seconds()) <= self.time_tolerance:
+            return
+        self.log.warning("%s: %s says %s, but the submission last changed at %s UTC (the exchange's "
+                         "record, which students cannot set); collected with the exchange's time",
+                         src, TIMESTAMP_FILE, claimed or "no time", f"{changed:%Y-%m-%d %H:%M:%S}")
+        with open(os.path.join(staging, TIMESTAMP_FILE), "w", encoding="utf-8") as fh:
+            fh.write(changed.strftime(TIMESTAMP_FORMAT))
+
+
+def _last_change(folder: int) -> dt.datetime:
+    """The newest ctime of the folder ``folder`` and everything in it, links not followed, as
+    naive UTC (read_timestamp's form)."""
+    newest = os.fstat(folder).st_ctime_ns
+    for _, dirs, names, fd in os.fwalk(".", dir_fd=folder, follow_symlinks=False):
+        for name in dirs + names:
+            newest = max(newest, os.lstat(name, dir_fd=fd).st_ctime_ns)
+    return dt.datetime.fromtimestamp(newest / 1e9, dt.timezone.utc).replace(tzinfo=None)
 
 
 def _owner(path: str) -> str | None:

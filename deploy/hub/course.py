@@ -7,7 +7,18 @@
                                      sandbox), then the files handed back to the instructor
     course.py env                    the instructor's environment, for `eval "$(… env)"`
 
-The exchange is nbgrader's file-system exchange with these permissions (why: docs/deploy.md):
+Who can read what (why: docs/deploy.md): the checkout this runs from is open to students only
+where their processes run code (RUN_BY_STUDENTS, the hub's Python); the rest of it, and the
+course root, belong to the graders.  The hub's state directory holds:
+
+    <state>/private/            root      0700  the hub's database and cookie secret
+    <state>/jupyter-<role>/     root      0755  generated Jupyter config
+    <state>/visible-checks/     root      0755  what students' own checks read (visible_checks.py)
+    <state>/runtime/            root      0711  not listable
+        <uid>/                  the user  0700  their Jupyter runtime: connection files, kernels'
+                                                sockets (private_kernels.py)
+
+The exchange is nbgrader's file-system exchange with these permissions:
 
     <exchange>/                 root      1777  anyone may create a course, nobody may
                                                 rename or delete another's
@@ -34,8 +45,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from settings import ASSIGNMENT, REPO, Settings  # noqa: E402
+from visible_checks import visible_only  # noqa: E402
 
 DEMO_STUDENTS = ("student1", "student2")
+# What of the checkout students' processes run (with the hub's Python, when it lives here).
+RUN_BY_STUDENTS = ("autograder", "deploy")
 
 
 def _lab_script():
@@ -87,6 +101,56 @@ def setup_exchange(s: Settings) -> None:
     _dir(course / "feedback", s.instructor, None, 0o711)
 
 
+def close_checkout(s: Settings) -> None:
+    """Every top-level entry of the checkout but what students' processes run becomes the
+    graders' (group) and nobody else's: source/, solutions/, autograding/, tests/, bench/,
+    .git and whatever course was kept there."""
+    run = {*RUN_BY_STUDENTS, *([s.venv.name] if s.venv.parent == REPO else [])}
+    graders = grp.getgrnam(s.graders_group).gr_gid
+    os.chmod(REPO, 0o755)
+    for entry in REPO.iterdir():
+        if entry.name in run or entry.is_symlink():
+            continue
+        mode = stat.S_IMODE(entry.lstat().st_mode)
+        os.chown(entry, -1, graders)
+        os.chmod(entry, (mode & 0o700) | (mode & 0o500) >> 3)
+
+
+def publish_visible_checks(s: Settings) -> None:
+    """The course's declarations without their hidden probes (visible_checks.py), where every
+    student's check finds them ($AUTOGRADER_EXERCISES: settings.Settings.environment)."""
+    from autograder.course.declarations import DECLARATIONS, read_declarations
+    from autograder.course.directory import exercises_directory
+
+    directory = exercises_directory(str(s.course_root))
+    fresh = s.visible_checks.with_name(s.visible_checks.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    _dir(fresh, "root", "root", 0o755)
+    for assignment in sorted(os.listdir(directory)):
+        declarations = read_declarations(directory, assignment)
+        if declarations is None:
+            continue
+        _dir(fresh / assignment, "root", "root", 0o755)
+        target = fresh / assignment / DECLARATIONS
+        target.write_text(visible_only(declarations.source, f"{assignment}/{DECLARATIONS}"),
+                          encoding="utf-8")
+        os.chmod(target, 0o644)
+    shutil.rmtree(s.visible_checks, ignore_errors=True)
+    fresh.rename(s.visible_checks)
+
+
+def ensure_runtime_dir(s: Settings, user: str) -> None:
+    """`user`'s Jupyter runtime directory, theirs alone, in a folder nobody can list or change."""
+    _dir(s.runtime_dir(user).parent, "root", "root", 0o711)
+    _dir(s.runtime_dir(user), user, None, 0o700)
+
+
+def setup_state(s: Settings) -> None:
+    _dir(s.state, "root", "root", 0o755)
+    _dir(s.hub_private, "root", "root", 0o700)
+    ensure_runtime_dir(s, s.instructor)
+
+
 def setup_jupyter_config(s: Settings) -> None:
     lab = _lab_script()
     for role in ("student", "instructor"):
@@ -133,11 +197,12 @@ def setup(s: Settings, demo_users: bool) -> None:
             ensure_user(user, groups=groups, password=passwords[user])
     else:
         ensure_user(s.instructor, groups=[s.graders_group])
-    s.state.mkdir(parents=True, exist_ok=True)
-    os.chmod(s.state, 0o755)
+    setup_state(s)
     setup_exchange(s)
     setup_jupyter_config(s)
     setup_course(s)
+    publish_visible_checks(s)
+    close_checkout(s)
     print(f"course {s.course_id}: {s.course_root} (instructor {s.instructor}), "
           f"exchange {s.exchange}, students: members of {s.students_group}")
     for user, password in passwords.items():

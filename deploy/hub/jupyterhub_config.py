@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from course import ensure_runtime_dir  # noqa: E402
 from settings import Settings  # noqa: E402
 
 s = Settings.from_env()
@@ -22,12 +23,13 @@ c = get_config()  # noqa: F821  (provided by traitlets when JupyterHub loads thi
 c.JupyterHub.ip = s.hub_ip
 c.JupyterHub.port = s.hub_port
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_api_port}"
-c.JupyterHub.db_url = f"sqlite:///{s.state / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = str(s.state / "jupyterhub_cookie_secret")
-c.JupyterHub.pid_file = str(s.state / "jupyterhub.pid")
+# its database (users, token hashes, servers' ports) and cookie secret are root's alone
+c.JupyterHub.db_url = f"sqlite:///{s.hub_private / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(s.hub_private / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(s.hub_private / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.command = [str(s.venv / "bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
-c.ConfigurableHTTPProxy.pid_file = str(s.state / "jupyterhub-proxy.pid")
+c.ConfigurableHTTPProxy.pid_file = str(s.hub_private / "jupyterhub-proxy.pid")
 
 # --- who may log in -----------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "pam"
@@ -38,7 +40,10 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [str(s.venv / "bin" / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
-c.Spawner.environment = s.environment("student")
+# each user's kernels in their own runtime directory (deploy/hub/private_kernels.py)
+c.Spawner.pre_spawn_hook = lambda spawner: ensure_runtime_dir(s, spawner.user.name)
+c.Spawner.environment = dict(s.environment("student"),
+                             JUPYTER_RUNTIME_DIR=lambda spawner: str(s.runtime_dir(spawner.user.name)))
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 
@@ -49,7 +54,8 @@ c.JupyterHub.services = [{
     "command": [str(s.venv / "bin" / "jupyterhub-singleuser"), f"--ServerApp.root_dir={s.course_root}"],
     "user": s.instructor,
     "cwd": str(s.course_root),
-    "environment": dict(s.environment("instructor"), JUPYTERHUB_DEFAULT_URL="/lab"),
+    "environment": dict(s.environment("instructor"), JUPYTERHUB_DEFAULT_URL="/lab",
+                        JUPYTER_RUNTIME_DIR=str(s.runtime_dir(s.instructor))),
     "oauth_no_confirm": True,
 }]
 c.JupyterHub.load_roles = [

@@ -14,3 +14,6 @@ c.Exchange.root = os.environ["NBGRADER_EXCHANGE_ROOT"]
 # file); the course's collect (its own nbgrader_config.py) trusts file owners, not folder names.
 c.ExchangeFactory.submit = "private_exchange.PrivateSubmit"
 c.RegularFilesCollect.owner_must_match = True
+# Students own their submissions and could rewrite them, timestamp.txt included: the time that
+# counts is the exchange's record of the last change (autograder/hooks/collect.py).
+c.RegularFilesCollect.trust_exchange_time = True

@@ -10,8 +10,9 @@ course.py and the tests agree on every path, name and port:
     COURSE_ROOT             the course (a copy of this repo's course), the instructor's
                                                              ~instructor/<course id>
     NBGRADER_EXCHANGE_ROOT  the shared exchange              /srv/nbgrader/exchange
-    HUB_STATE_DIR           hub database, cookie secret, generated Jupyter config
-                                                             /srv/jupyterhub
+    HUB_STATE_DIR           the hub's own state (private/: its database and cookie secret),
+                            the generated Jupyter config, the students' visible checks and
+                            every user's kernel runtime directory    /srv/jupyterhub
     HUB_IP, HUB_PORT        where the hub's proxy listens    127.0.0.1, 8000
     HUB_API_PORT, PROXY_API_PORT  the hub and the proxy's API (loopback)  8081, 8001
     FORMGRADER_PORT         the Formgrader service (loopback) 9999
@@ -26,6 +27,8 @@ import os
 import pwd
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.course.directory import EXERCISES_ENV
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -76,12 +79,28 @@ class Settings:
         """Generated Jupyter server + Lab config for 'student' or 'instructor' servers."""
         return self.state / f"jupyter-{role}"
 
+    @property
+    def hub_private(self) -> Path:
+        """The hub's database, cookie secret and pid files: root's alone."""
+        return self.state / "private"
+
+    @property
+    def visible_checks(self) -> Path:
+        """What students' own checks read of the exercise declarations (visible_checks.py)."""
+        return self.state / "visible-checks"
+
+    def runtime_dir(self, user: str) -> Path:
+        """`user`'s Jupyter runtime directory (connection files, kernels' sockets), named by
+        uid to keep socket paths short (a Unix socket's path has at most 107 bytes)."""
+        return self.state / "runtime" / str(pwd.getpwnam(user).pw_uid)
+
     def environment(self, role: str) -> dict[str, str]:
         """What every process of that role needs: the course, the exchange, this deployment's
         nbgrader config (HERE) and the generated server config, the course's Python first."""
-        gradebook = {"NBGRADER_DB_URL": self.db_url} if self.db_url and role == "instructor" else {}
+        private = ({"NBGRADER_DB_URL": self.db_url} if self.db_url else {}) if role == "instructor" else {
+            EXERCISES_ENV: str(self.visible_checks)}
         return {
-            **gradebook,
+            **private,
             "NBGRADER_COURSE_ID": self.course_id,
             "NBGRADER_EXCHANGE_ROOT": str(self.exchange),
             "JUPYTER_CONFIG_PATH": os.pathsep.join([str(self.jupyter_config(role)), str(HERE)]),

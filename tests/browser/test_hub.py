@@ -6,10 +6,17 @@ The test creates an instructor and two students (random names, removed afterward
 1. each student logs in (PAM), fetches `jacobians` from the Assignment List, answers
    jacobian.ipynb (the second with a transposed Jacobian), validates and submits, and may not
    open the Formgrader;
-2. as the second student's uid: no listing, reading, writing, renaming or deleting of the
+2. as the second student's uid, while the first one's kernel prints: nothing of it by any
+   channel (TCP and Unix sockets, connection files, ZeroMQ on every endpoint found);
+3. as the second student's uid: no file of the course's private parts (the checkout's
+   source/, solutions/, autograding/, tests, .git; the course root with the gradebook) through
+   the shell, the contents API by a symlink, or nbgrader; their own visible checks still work;
+   nothing of the hub's own state;
+4. as the second student's uid: no listing, reading, writing, renaming or deleting of the
    first student's submission, home or feedback, and a submission forged in the first
-   student's name is not collected;
-3. the instructor collects, grades with `autograder grade` (as root: the full sandbox), opens
+   student's name is not collected; a timestamp.txt rewritten after submitting is named by
+   collect and the exchange's time counts;
+5. the instructor grades with `autograder grade` (as root: the full sandbox), opens
    the Formgrader service, gives the written answer its point and releases feedback; each
    student fetches feedback and has their own score, and only theirs.
 
@@ -18,6 +25,7 @@ Screenshots: artifacts/browser/<test name>/.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pwd
@@ -25,6 +33,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,9 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, TimeoutError as PlaywrightTimeout, expect
 
 import answers
+import hub_probes
 import labui
 from answers import ASSIGNMENT, NOTEBOOK
 from conftest import ARTIFACTS, REPO, _clean_env, kill_tree
@@ -97,11 +107,17 @@ class Hub:
 
     def as_user(self, user: str, code: str, *args: str) -> dict:
         """Run Python as `user` (their uid and groups); the code prints one JSON object."""
-        proc = subprocess.run(["runuser", "-u", user, "--", str(self.settings.venv / "bin" / "python"),
-                               "-c", code, *args], capture_output=True, text=True, timeout=120,
-                              cwd="/")
+        proc = self.run_as(user, str(self.settings.venv / "bin" / "python"), "-c", code, *args)
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
+
+    def run_as(self, user: str, *cmd: str) -> subprocess.CompletedProcess:
+        """`cmd` as `user` in their home, with the environment a student's server gives them."""
+        home = pwd.getpwnam(user).pw_dir
+        env = [f"{k}={v}" for k, v in dict(self.settings.environment("student"), HOME=home,
+                                           USER=user, LC_ALL="C.UTF-8").items()]
+        return subprocess.run(["runuser", "-u", user, "--", "env", "-i", *env, *cmd],
+                              capture_output=True, text=True, timeout=300, cwd=home)
 
     def inbound(self, student: str) -> list[Path]:
         return sorted((self.settings.exchange / COURSE_ID / "inbound").glob(f"{student}+{ASSIGNMENT}+*"))
@@ -132,11 +148,17 @@ def _lab_settings(tmp: Path, user: str) -> None:
     subprocess.run(["chown", "-R", f"{user}:", str(home / ".jupyter")], check=True)
 
 
+def _checkout_modes() -> dict[Path, tuple[int, int]]:
+    """(mode, gid) of the checkout's top-level entries: setup closes them, the test reopens them."""
+    return {p: (p.lstat().st_mode, p.lstat().st_gid) for p in [REPO, *REPO.iterdir()] if not p.is_symlink()}
+
+
 @pytest.fixture(scope="module")
 def hub():
     reason = _why_skip()
     if reason:
         pytest.skip(reason)
+    checkout = _checkout_modes()
     tag = secrets.token_hex(3)
     tmp = Path(tempfile.mkdtemp(prefix="hub-test-"))
     tmp.chmod(0o755)
@@ -195,6 +217,9 @@ def hub():
             subprocess.run(["userdel", "--remove", user], capture_output=True)
         for group in (s.students_group, s.graders_group):
             subprocess.run(["groupdel", group], capture_output=True)
+        for path, (mode, gid) in checkout.items():
+            os.chown(path, -1, gid)
+            os.chmod(path, stat.S_IMODE(mode))
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -249,6 +274,146 @@ def test_students_log_in_fetch_validate_and_submit(hub, new_page, shots):
     assert "math.exp(x), 0.0" in first_nb.read_text()
 
 
+WATCHED_CELL = """import time
+for i in range(80):
+    print("kernel-secret", i, flush=True)
+    time.sleep(0.5)
+"""
+
+
+def _own_notebook(path: Path, source: str, owner: str) -> None:
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "watched", "metadata": {},
+                     "outputs": [], "source": source}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+    shutil.chown(path, owner, owner)
+
+
+def _kernel_connections(uid: int) -> list[dict]:
+    """The connection files of `uid`'s running kernels (as root: from their command lines)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "ipykernel_launcher" in " ".join(args):
+            path = Path(args[args.index("-f") + 1])
+            found.append(dict(json.loads(path.read_text()), file=str(path)))
+    return found
+
+
+def test_no_one_reaches_another_users_kernel(hub, new_page, shots):
+    first, second = hub.students
+    owner = pwd.getpwnam(first)
+    _own_notebook(Path(owner.pw_dir) / "watched.ipynb", WATCHED_CELL, first)
+    page = new_page()
+    hub.open_lab(page, first)
+    page.goto(f"{hub.url}/user/{first}/lab/tree/watched.ipynb?reset")
+    expect(labui.current_tab_label(page)).to_have_text("watched.ipynb", timeout=60_000)
+    try:                                         # the Lab may ask which kernel, once
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
+    except PlaywrightTimeout:
+        pass
+    cell = labui.code_cell(page, "kernel-secret")
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("kernel-secret 2", timeout=120_000)
+
+    out = hub.as_user(second, hub_probes.KERNEL_CHANNELS, str(owner.pw_uid), owner.pw_dir, "8")
+    expect(cell.locator(".jp-OutputArea")).to_contain_text("kernel-secret 20", timeout=60_000)
+    shots(page, "the first student's kernel printing while the second one listens")
+    assert out["received"] == [], out
+    connections = _kernel_connections(owner.pw_uid)
+    assert connections and {c["transport"] for c in connections} == {"ipc"}, connections
+    for connection in connections:                  # sockets in a folder only the owner enters
+        folder = Path(connection["ip"]).parent
+        assert (folder.stat().st_uid, folder.stat().st_mode & 0o777) == (owner.pw_uid, 0o700)
+        assert {f"{connection['ip']}-{connection[k]}" for k in ("shell_port", "iopub_port", "control_port")
+                } <= set(out["kernel sockets"]), out   # the prober found them, and got nothing
+    assert out["connection files"] and set(out["connection files"].values()) == {"PermissionError"}, out
+    assert set(out["runtime folders"].values()) <= {"PermissionError"}, out
+    assert set(out["unix connect"].values()) == {"PermissionError"}, out
+    assert all(status != 200 for status in out["http"].values()), out
+
+
+def _private_parts(hub: Hub) -> list[Path]:
+    """The course's private parts, every file and folder of them: the checkout's instructor-only
+    folders and the course root (gradebook, secret, source)."""
+    tops = [REPO / name for name in ("source", "solutions", "autograding", "tests", "bench", ".git",
+                                     "nbgrader_config.py")] + [hub.settings.course_root]
+    found = []
+    for top in tops:
+        found += [top, *(top.rglob("*") if top.is_dir() else ())]
+    return [p for p in found if not p.is_symlink()]
+
+
+def _listed(hub: Hub, name: str, paths) -> str:
+    listing = Path(hub.settings.state) / name
+    listing.write_text("\n".join(map(str, paths)))
+    listing.chmod(0o644)
+    return str(listing)
+
+
+LEAKS = {   # what a student would like to read, by a link in their home
+    "peek-source.ipynb": REPO / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+    "peek-solution.ipynb": REPO / "solutions" / ASSIGNMENT / "dead_neurons.ipynb",
+    "peek-exercises.py": REPO / "autograding" / ASSIGNMENT / "exercises.py",
+    "peek-tests.py": REPO / "tests" / "browser" / "answers.py",
+}
+
+
+def test_the_course_private_parts_are_the_instructors_alone(hub, new_page, shots):
+    first, second = hub.students
+    s = hub.settings
+    private = _private_parts(hub)
+    assert any(p.name == "gradebook.db" for p in private) and len(private) > 100
+    out = hub.as_user(second, hub_probes.READ_ALL, _listed(hub, "private-parts.txt", private))
+    readable = [p for p, result in out.items() if result == "allowed"]
+    assert not readable, f"{len(readable)} private paths readable by a student, e.g. {readable[:8]}"
+    theirs = hub.as_user(s.instructor, hub_probes.READ_ALL, _listed(hub, "leaks.txt", LEAKS.values()))
+    assert set(theirs.values()) == {"allowed"}, theirs          # the graders' group reads them
+    shown = hub.run_as(second, "cat", str(LEAKS["peek-solution.ipynb"]), str(s.course_root / "gradebook.db"))
+    assert shown.returncode != 0 and not shown.stdout
+
+    # the contents API follows a link in the student's home with the student's rights
+    home = Path(pwd.getpwnam(second).pw_dir)
+    links = {**LEAKS, "peek-course-source.ipynb": s.course_root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"}
+    for name, target in links.items():
+        assert hub.run_as(second, "ln", "-sfn", str(target), str(home / name)).returncode == 0
+    page = new_page()
+    hub.open_lab(page, second)
+    for name in links:
+        for path in (f"api/contents/{name}?content=1&type=file&format=text", f"files/{name}"):
+            response = page.request.get(f"{hub.url}/user/{second}/{path}")
+            assert response.status != 200, f"{path}: {response.status} {response.text()[:200]}"
+
+    # nbgrader, pointed at the course or the checkout
+    gradebook = hub.run_as(second, "nbgrader", "db", "student", "list", f"--CourseDirectory.root={s.course_root}")
+    assert first not in gradebook.stdout + gradebook.stderr
+    stolen = home / "stolen"
+    hub.run_as(second, "nbgrader", "generate_solution", ASSIGNMENT, "--force", f"--CourseDirectory.root={REPO}",
+               f"--CourseDirectory.solution_directory={stolen}")
+    assert not stolen.exists() or not list(stolen.rglob("*.ipynb"))
+
+    # what the student needs still works: the released notebook's own checks
+    checked = hub.as_user(second, hub_probes.SELF_CHECK, str(home / ASSIGNMENT))
+    assert checked["right"]["score"] == 3.0, checked
+    assert checked["transposed"]["score"] < 3.0 and "transpose" in checked["transposed"]["printed"], checked
+
+
+def test_the_hubs_state_is_the_hubs_alone(hub):
+    s = hub.settings
+    state = [p for p in s.state.rglob("*")
+             if p.name in ("jupyterhub.sqlite", "jupyterhub_cookie_secret") and p.is_file()]
+    assert len(state) == 2, state
+    out = hub.as_user(hub.students[1], hub_probes.READ_ALL, _listed(hub, "hub-state.txt", state))
+    assert set(out.values()) == {"PermissionError"}, out
+
+
 # Run as the second student: each attempt on the first student's files, by exact path;
 # prints {attempt: "allowed" or the error's type}.
 ATTEMPT = r"""
@@ -301,6 +466,36 @@ def test_one_student_cannot_touch_anothers_submission(hub):
     assert forged.is_dir() and forged.stat().st_uid == pwd.getpwnam(second).pw_uid
 
 
+FORGED_TIME = "2026-01-01 00:00:00"
+
+REWRITE = ATTEMPT + r"""
+path, text = sys.argv[1:3]
+def rewrite():
+    with open(path, "w") as fh:
+        fh.write(text)
+print(json.dumps({"rewrite": attempt(rewrite)}))
+"""
+
+
+def test_a_submission_changed_after_submit_keeps_the_exchanges_time(hub):
+    first, second = hub.students
+    s = hub.settings
+    (folder,) = hub.inbound(second)
+    submitted_at = dt.datetime.fromtimestamp(folder.stat().st_ctime, dt.timezone.utc).replace(tzinfo=None)
+    assert hub.as_user(second, REWRITE, str(folder / "timestamp.txt"), FORGED_TIME) == {"rewrite": "allowed"}
+
+    collected = hub.instructor("collect", ASSIGNMENT)
+    log = collected.stdout + collected.stderr
+    assert "claims to be" in log                                # the forged folder, skipped
+    said = [line for line in log.splitlines() if "timestamp.txt says" in line]
+    assert len(said) == 1 and f"{second}+" in said[0] and FORGED_TIME in said[0], log
+    submitted = s.course_root / "submitted" / first / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert "math.exp(x), 0.0" in submitted.read_text() and "FORGED" not in submitted.read_text()
+    from nbgrader.utils import parse_utc
+    kept = parse_utc((s.course_root / "submitted" / second / ASSIGNMENT / "timestamp.txt").read_text())
+    assert submitted_at <= kept.replace(tzinfo=None) <= dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), kept
+
+
 def _gradebook(hub: Hub):
     from nbgrader.api import Gradebook
     return Gradebook(f"sqlite:///{hub.settings.course_root / 'gradebook.db'}", COURSE_ID)
@@ -309,11 +504,6 @@ def _gradebook(hub: Hub):
 def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(hub, new_page, shots):
     first, second = hub.students
     s = hub.settings
-    collected = hub.instructor("collect", ASSIGNMENT)
-    assert "claims to be" in collected.stdout + collected.stderr     # the forged folder, skipped
-    submitted = s.course_root / "submitted" / first / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    assert "math.exp(x), 0.0" in submitted.read_text() and "FORGED" not in submitted.read_text()
-
     graded = subprocess.run([sys.executable, str(HUB_DIR / "course.py"), "grade", ASSIGNMENT],
                             env=dict(os.environ, **hub.env), capture_output=True, text=True,
                             timeout=900)
