@@ -80,6 +80,8 @@ def arrivals(course, assignment: str) -> list[Arrival]:
     found = []
     for rec in collect.src_records:
         folder = os.path.join(collect.inbound_path, rec["filename"])
+        if os.path.islink(folder):
+            continue            # collect takes folders only, never through a link
         stamp = rec["filename"][len(f"{rec['username']}+{assignment}+"):].split("+")[0]
         found.append(Arrival(assignment, rec["username"], rec["filename"], stamp,
                              complete=_regular(os.path.join(folder, SECRET_FILE))))
@@ -87,9 +89,8 @@ def arrivals(course, assignment: str) -> list[Arrival]:
 
 
 def _regular(path: str) -> bool:
-    """A regular file reached through no link: nothing else is a finished submission's."""
     try:
-        return files.kind(os.lstat(path).st_mode) is None and not os.path.islink(os.path.dirname(path))
+        return files.kind(os.lstat(path).st_mode) is None
     except OSError:
         return False
 

@@ -128,6 +128,7 @@ class Service:
         self._busy_said = False
         by_student = {e.student: e for e in entries}
         t0 = time.monotonic()
+        self._say(f"grading {assignment}: {', '.join(by_student)}")
         try:
             problems = inbound.collect(self.course, assignment, [_arrival(e) for e in entries])
             for student, why in problems.items():
