@@ -56,6 +56,41 @@ def _source(course: Path) -> Path:
     return course / "source" / ASG
 
 
+def test_the_rules_refuse_past_the_limit_and_too_soon():
+    from autograder.serve.rules import GradeOnSubmit
+    rules = GradeOnSubmit(max_graded=3, min_minutes_between=10)
+    assert rules.refusal([], now=1000.0) is None
+    assert rules.refusal([0.0], now=601.0) is None
+    soon = rules.refusal([0.0], now=599.0)
+    assert "10 minutes apart" in soon and "1970-01-01 00:10:00 UTC" in soon
+    assert "all 3 graded submissions" in rules.refusal([0.0, 700.0, 1400.0], now=9999.0)
+    assert GradeOnSubmit().refusal([0.0] * 50, now=1.0) is None      # no limits unless set
+
+
+def test_scores_only_keeps_a_test_cells_score_and_drops_its_diagnosis():
+    import nbformat
+    from autograder.serve.deliver import ScoresOnly
+    test = nbformat.v4.new_code_cell("check('f', f)", outputs=[nbformat.v4.new_output("stream", text="transpose")])
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_f", "points": 2}
+    answer = nbformat.v4.new_code_cell("def f(x): return x", outputs=[nbformat.v4.new_output("stream", text="hi")])
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "f"}
+    nb, _ = ScoresOnly().preprocess(nbformat.v4.new_notebook(cells=[answer, test]), {})
+    assert nb.cells[1].outputs == [] and nb.cells[0].outputs[0].text == "hi"
+
+
+def test_the_journal_records_a_submission_once(tmp_path):
+    from autograder.serve.journal import GRADED, Journal
+    journal = Journal(str(tmp_path / "j.sqlite"))
+    seen = dict(assignment=ASG, name="ada+jacobians+t1", student="ada", timestamp="t1")
+    assert journal.note(**seen) and not journal.note(**seen)
+    [entry] = journal.queued()
+    journal.finish(entry, GRADED, "7/7")
+    journal.close()
+    again = Journal(str(tmp_path / "j.sqlite"))
+    assert again.queued() == [] and len(again.graded_at(ASG, "ada")) == 1
+    again.close()
+
+
 def test_a_submission_is_graded_and_its_feedback_fetchable(world):
     ada = world["student"]("ada")
     ada.work("perfect")

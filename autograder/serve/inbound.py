@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from autograder.intake import files
 
 SECRET_FILE = "submission_secret.txt"     # written last by `nbgrader submit`
+SUPERSEDED = "a newer submission came in while it waited"
 
 _quiet = logging.getLogger("autograder.serve.inbound.scan")
 _quiet.setLevel(logging.ERROR)    # a poll repeats collect's warnings; the collect itself says them once
@@ -111,7 +112,7 @@ def collect(course, assignment: str, chosen: list[Arrival]) -> dict[str, str | N
     outcome = {}
     for a in chosen:
         if a.name not in {rec["filename"] for rec in collector.src_records}:
-            outcome[a.student] = "a newer submission came in while it waited"
+            outcome[a.student] = SUPERSEDED
             continue
         stamp = os.path.join(course.submitted(a.student, assignment), "timestamp.txt")
         try:

@@ -102,7 +102,7 @@ class Service:
             if e.student in newest:
                 self.journal.finish(newest[e.student], SUPERSEDED, f"superseded by {e.name}")
             newest[e.student] = e
-        chosen = list(newest.values())[:ROUND_STUDENTS_PER_WORKER * max(1, getattr(self.pool, "n", 1))]
+        chosen = list(newest.values())[:ROUND_STUDENTS_PER_WORKER * self.pool.n]
         to_grade = []
         for e in chosen:
             why = self.rules.refusal(self.journal.graded_at(assignment, e.student), e.seen_at)
@@ -134,7 +134,7 @@ class Service:
             for student, why in problems.items():
                 if why:
                     e = by_student.pop(student)
-                    self.journal.finish(e, SUPERSEDED if "newer" in why else FAILED, why)
+                    self.journal.finish(e, SUPERSEDED if why == inbound.SUPERSEDED else FAILED, why)
                     self._say(f"not graded {student}/{assignment} ({e.timestamp}): {why}")
             if not by_student:
                 return
