@@ -151,9 +151,9 @@ class Service:
             lock.close()
         if summary.interrupted:
             return                 # what was in flight stays queued
-        done = {e.name for e in self.journal.queued()}
+        still_queued = {e.name for e in self.journal.queued()}
         for student, e in by_student.items():
-            if e.name not in done:
+            if e.name not in still_queued:
                 continue
             if any(s == student and "already graded" in why for s, why in summary.skipped):
                 # graded before the service was stopped between the commit and the journal
