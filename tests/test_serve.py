@@ -221,3 +221,20 @@ def test_kill_9_loses_none_and_grades_none_twice(world):
     assert len(timestamps) == len(set(timestamps))
     for s, student in world["students"].items():
         assert sorted(t for name, t, _ in rows if name == s) == student.submissions(), s
+
+
+def test_a_round_waits_while_autograder_grade_holds_the_course(world):
+    from autograder.batch.lock import hold
+    from autograder.course.directory import load_course
+    course = load_course(str(world["course"]))
+    lock = hold(course_root=course.root, db_url=course.db_url, course_id=course.course_id)
+    try:
+        jo = world["student"]("jo")
+        jo.work("perfect")
+        jo.submit()
+        world["served"].wait_for("waiting: another `autograder grade`")
+        assert "jo" not in _scores(world["course"])
+    finally:
+        lock.close()
+    world["served"].wait_for("graded jo/")
+    assert samples.unexpected_scores(_scores(world["course"])["jo"], "perfect", _source(world["course"])) == {}

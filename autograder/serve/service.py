@@ -164,6 +164,7 @@ class Service:
                 self._say(f"FAILED {student}/{assignment} ({e.timestamp}): {why}")
 
     def _delivered(self, assignment: str, e: Entry, score: str, t0: float) -> None:
+        t_graded = time.monotonic()
         try:
             deliver.release_feedback(self.course, assignment, e.student,
                                      scores_only=self._scores_only(assignment, e.student))
@@ -173,8 +174,8 @@ class Service:
             self._say(f"graded {e.student}/{assignment} ({e.timestamp}): {score}; FEEDBACK NOT RELEASED: {exc}")
             return
         self.journal.finish(e, GRADED, score)
-        self._say(f"graded {e.student}/{assignment} ({e.timestamp}): {score}, feedback released "
-                  f"{time.monotonic() - t0:.1f} s after collecting")
+        self._say(f"graded {e.student}/{assignment} ({e.timestamp}): {score}; collected and graded in "
+                  f"{t_graded - t0:.1f} s, feedback released in {time.monotonic() - t_graded:.1f} s")
 
     def _scores_only(self, assignment: str, student: str) -> bool:
         if self.rules.before_due != SCORES:
