@@ -10,6 +10,7 @@
 #                   Both are `python scripts/regenerate.py release|solutions`; without .venv/ they
 #                   run with $(PYTHON) when the package is installed there, and set nothing up.
 #   make bench      stock nbgrader vs `autograder grade` on synthetic classes (40 and 8 students, each assignment)
+#   make bench-submit   `autograder serve` vs a stock collect/autograde/feedback loop: submit to fetchable feedback
 #   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
 #   make hub        the course on a JupyterHub on 127.0.0.1 (as root; see docs/deploy.md)
@@ -25,7 +26,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test release solutions bench lab hub clean-demo chromium deploy-deps hub-venv fuzz
+.PHONY: setup demo test release solutions bench bench-submit lab hub clean-demo chromium deploy-deps hub-venv fuzz
 
 setup: $(STAMP)
 
@@ -120,6 +121,9 @@ solutions: $(if $(INSTALLED),,setup)
 
 bench: setup
 	$(PY) bench/bench_autograde.py
+
+bench-submit: setup
+	$(PY) bench/bench_submit.py
 
 # Minutes: FUZZ_EXAMPLES grading batches (default 20) of FUZZ_BATCH fuzzed students (default 24).
 fuzz: setup

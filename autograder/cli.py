@@ -1,4 +1,4 @@
-"""`autograder grade | report | export | extend | new`, run from the course root."""
+"""`autograder grade | serve | report | export | extend | new`, run from the course root."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
                        metavar=limit.metadata["metavar"], help=f"{limit.metadata['help']} (default {limit.default:g})")
     g.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests: module:function
     g.add_argument("--profile-json", default=None, help=argparse.SUPPRESS)  # bench: timings out
+
+    s = sub.add_parser("serve", help="grade each submission as it arrives in the exchange, and release its "
+                                     "feedback (foreground; stop with Ctrl-C or SIGTERM)")
+    s.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="the assignments to grade on submit (default: the course's GradeOnSubmit.assignments)")
+    s.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    for limit in LIMIT_FIELDS:
+        s.add_argument(limit.metadata["flag"], dest=limit.name, type=type(limit.default), default=None,
+                       metavar=limit.metadata["metavar"], help=f"{limit.metadata['help']} (default {limit.default:g})")
+    s.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests: module:function
 
     r = sub.add_parser("report", help="HTML + CSV report of a graded assignment")
     r.add_argument("assignment")
@@ -125,6 +135,40 @@ def _extended(student: str, assignment: str, done) -> str:
     return head + f"\nlate penalty regraded: {before:g} -> {after:g} points (score now {done.total:g})"
 
 
+def _serve(args, root: str) -> int:
+    import signal
+
+    from autograder.batch.worker import DEFAULT_GRADER
+    from autograder.course.directory import load_course
+    from autograder.serve.rules import GradeOnSubmit
+    from autograder.serve.service import Service
+
+    if args.workers is not None and args.workers < 1:
+        print("autograder: --workers must be at least 1", file=sys.stderr)
+        return 2
+    course = load_course(root)
+    rules = GradeOnSubmit(config=course.config)
+    assignments = args.assignments or rules.assignments
+    if not assignments:
+        print("autograder: no assignment to serve: name them (autograder serve ASSIGNMENT ...) or set "
+              "c.GradeOnSubmit.assignments in nbgrader_config.py", file=sys.stderr)
+        return 2
+    service = Service(course, assignments, rules=rules, limits=_limits(args, course), workers=args.workers,
+                      grader=args.grader or DEFAULT_GRADER)
+
+    def _stop(signum, frame):
+        if service.stopping:
+            raise KeyboardInterrupt        # a second signal: leave the round in flight queued
+        service.stop()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        service.run()
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "grade":
@@ -176,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         finally:
             lock.close()
+            pool.close()
         print_summary(summary)
         if args.profile_json:
             import json
@@ -186,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         if summary.interrupted:
             return 130
         return 0 if summary.ok else 1
+
+    if args.command == "serve":
+        return _serve(args, root)
 
     if args.command == "report":
         from autograder.term import report

@@ -122,7 +122,8 @@ class _Worker:
 
 
 class LocalPool:
-    """N workers forked from one warm fork server; streams (job, result) pairs as they finish."""
+    """N workers forked from one warm fork server; streams (job, result) pairs as they finish.
+    It serves run after run until closed."""
 
     def __init__(self, workers: int | None = None, grader: str = DEFAULT_GRADER):
         self.n = max(1, workers or _cpu_count())
@@ -148,7 +149,6 @@ class LocalPool:
 
         pending = deque(enumerate(jobs))
         if not pending:
-            self.close()
             return
         if not self.workers:
             self.n = min(self.n, len(pending))
@@ -206,7 +206,15 @@ class LocalPool:
                     if now - w.current[2] > limit:
                         yield from self._replace(w, f"no result after {limit:.0f} s; worker killed")
         finally:
-            self.close()
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """The pool outlives a run (its owner closes it): a worker still on a job of a run that
+        stopped early is replaced, so the next run starts on idle workers."""
+        for i, w in enumerate(self.workers):
+            if w.current is not None:
+                w.kill()
+                self.workers[i] = _Worker(self.server)
 
     def close(self) -> None:
         for w in self.workers:

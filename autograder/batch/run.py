@@ -19,7 +19,7 @@ import logging
 import time
 import traceback
 from collections import defaultdict
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from autograder.batch.daskpool import DaskPool
 from autograder.batch.jobs import Limits, NotebookResult
@@ -29,6 +29,9 @@ from autograder.batch.progress import Progress
 from autograder.batch.summary import Summary
 from autograder.batch.worker import DEFAULT_GRADER
 
+if TYPE_CHECKING:
+    from autograder.gradebook.writer import StudentRecord
+
 log = logging.getLogger("autograder.batch.run")
 
 
@@ -36,21 +39,26 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
           students: list[str] | None = None, force: bool = False, limits: Limits | None = None,
           grader: str = DEFAULT_GRADER, progress_stream=None, tty: bool | None = None,
           seeds: Callable[[str, str], dict[str, int]] | None = None,
-          pool: LocalPool | DaskPool | None = None, t0: float | None = None) -> Summary:
+          pool: LocalPool | DaskPool | None = None, t0: float | None = None,
+          on_commit: Callable[[str, StudentRecord], None] | None = None) -> Summary:
     """Grade what is left of ASSIGNMENT. `pool` may be started by the caller before the
-    course is loaded, so that worker start-up overlaps the writer's own start-up."""
+    course is loaded, so that worker start-up overlaps the writer's own start-up; the caller
+    then closes it (a pool made here is closed here). `on_commit(student, record)` runs as
+    each student is committed."""
     from autograder.gradebook.writer import GradebookWriter
 
     t0 = time.monotonic() if t0 is None else t0
     summary = Summary()
     limits = limits or Limits()
-    if pool is None:
+    own_pool = pool is None
+    if own_pool:
         pool = make_pool(workers, scheduler, grader)
     pool.start()
     try:
         writer = GradebookWriter(course, assignment)
     except BaseException:
-        pool.close()
+        if own_pool:
+            pool.close()
         raise
     try:
         for path in writer.clean_partials():
@@ -80,6 +88,8 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             finally:
                 t_write += time.perf_counter() - tw
             summary.add_committed(student, record, by_student[student].unknown)
+            if on_commit is not None:
+                on_commit(student, record)
 
         for p in plans:                      # nothing to run (e.g. only unknown notebooks)
             if not p.notebooks:
@@ -104,7 +114,8 @@ def grade(course, assignment: str, *, workers: int | None = None, scheduler: str
             summary.scheduler = pool.describe()
         summary.timings["writer"] = t_write
     finally:
-        pool.close()
+        if own_pool:
+            pool.close()
         writer.close()
         summary.elapsed = time.monotonic() - t0
     return summary
