@@ -138,12 +138,13 @@ def graded_class(tmp_path_factory, course_template) -> Path:
 SHARED_WORKER = {**dict.fromkeys(
     (f"tests/test_hostile_{name}.py" for name in ("escape", "input", "judge", "paths", "resources", "tampering")),
     "hostile"), **{f"tests/browser/test_{n}_": "lab" for n in (1, 2, 3, 4)}}
-# Files whose module fixture is parametrized by a whole graded class: each parameter's tests
-# may go to a worker of their own.
-BY_PARAMETER = ("tests/test_nbgrader_cycle.py", "tests/test_hostile_files.py")
+# Files whose first parameter is a whole graded class (a module fixture's, or the test's own):
+# each parameter's tests may go to a worker of their own.
+BY_PARAMETER = ("tests/test_nbgrader_cycle.py", "tests/test_hostile_files.py", "tests/test_assignments.py")
 # The units known to take minutes, longest first: started first, they do not end the run alone.
 LONGEST = ("hostile", "tests/test_nbgrader_dropin.py", "lab", "tests/test_nbgrader_cycle.py[configured]",
-           "tests/test_nbgrader_cycle.py[kernel]", "tests/test_report.py", "tests/test_assignments.py",
+           "tests/test_nbgrader_cycle.py[kernel]", "tests/test_report.py", "tests/test_assignments.py[jacobians]",
+           "tests/test_assignments.py[sensitivity]",
            "tests/test_batch.py", "tests/browser/test_hub.py", "tests/test_postgres.py")
 
 
