@@ -4,7 +4,10 @@
 #                   and hub extras), the Jupyter kernel nbgrader uses, Debian's chromium for
 #                   browser tests, PostgreSQL and JupyterHub's proxy (npm) for the deployment tests
 #   make demo       grade a small sample class of each assignment in ./demo-course and print the scores
-#   make test       the whole test suite (browser tests too when chromium is present)
+#   make test       the whole test suite on TEST_WORKERS pytest-xdist workers (default 2; 0: one
+#                   process), browser tests too when chromium is present
+#   make test-stock nbgrader's own autograde tests run stock again, checked against the record
+#                   tests/nbgrader_stock.json (RECORD=1 writes it, after a new nbgrader pin)
 #   make release    regenerate release/ from source/ (nbgrader generate_assignment)
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
 #                   Both are `python scripts/regenerate.py release|solutions`; without .venv/ they
@@ -26,7 +29,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test release solutions bench bench-submit lab hub clean-demo chromium deploy-deps hub-venv fuzz
+.PHONY: setup demo test test-stock release solutions bench bench-submit lab hub clean-demo chromium deploy-deps hub-venv fuzz
 
 setup: $(STAMP)
 
@@ -104,9 +107,16 @@ demo: setup
 	$(PY) -m autograder.dev.demo
 
 # pytest's exit 5 ("no tests collected") is reported, not treated as a failure.
+TEST_WORKERS ?= 2
 test: setup
-	@$(PY) -m pytest tests $(PYTEST_ARGS); status=$$?; \
+	@$(PY) -m pytest tests -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$status
+
+# Minutes: stock nbgrader starts a kernel for every notebook of its own tests.
+RECORD ?=
+test-stock: setup
+	AUTOGRADER_STOCK_LIVE=1 AUTOGRADER_STOCK_RECORD=$(RECORD) $(PY) -m pytest tests/test_nbgrader_dropin.py \
+	  -k recorded_stock_outcomes $(PYTEST_ARGS)
 
 # An instructor's own environment: no .venv/, and $(PYTHON) has the package installed (pip).
 # Evaluated once per make run, only without the venv; `make test` always sets up (CI relies on it).

@@ -21,15 +21,15 @@ import nbformat
 import pytest
 
 from autograder.batch import run as batch, localpool
-from autograder.dev import samples, scaffold
-from autograder.course import seeds as secrets
+from autograder.dev import scaffold
 import jacobians_course
 from autograder.course.directory import load_course
 from autograder.batch.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.sandbox.share import orphaned_share_dirs
 
-VENV_BIN = Path(sys.executable).parent
-ASG = "asg"
+from both_paths import autograde_meanwhile
+from small_course import ASG
+
 FAKE = "test_batch:fake_grade"
 
 
@@ -65,69 +65,6 @@ def fake_grade(job: NotebookJob) -> NotebookResult:
             cell.outputs = []
     return NotebookResult(job.assignment, job.student, job.notebook, "graded",
                           nbformat.writes(inst), cells=cells, timings={"fake": 0.001})
-
-
-# ----------------------------------------------------------------------------- a small course
-def _nb(cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = cells
-    return nb
-
-
-def _code(src, **meta):
-    c = nbformat.v4.new_code_cell(src)
-    if meta:
-        c.metadata["nbgrader"] = dict(meta, schema_version=3)
-    return c
-
-
-def _md(src, **meta):
-    c = nbformat.v4.new_markdown_cell(src)
-    if meta:
-        c.metadata["nbgrader"] = dict(meta, schema_version=3)
-    return c
-
-
-def _source_notebooks():
-    sol = "def {f}(x):\n    ### BEGIN SOLUTION\n    # score: 1\n    return x\n    ### END SOLUTION\n"
-    one = _nb([
-        _md("# One"),
-        _code(sol.format(f="alpha"), grade=False, solution=True, locked=False, grade_id="alpha"),
-        _code("assert alpha(1) == 1\n### BEGIN HIDDEN TESTS\nassert alpha(2) == 2\n### END HIDDEN TESTS",
-              grade=True, solution=False, locked=True, grade_id="test_alpha", points=2),
-        _md("YOUR ANSWER HERE", grade=True, solution=True, locked=False, grade_id="explain_alpha",
-            points=1),
-    ])
-    two = _nb([
-        _code(sol.format(f="beta"), grade=False, solution=True, locked=False, grade_id="beta"),
-        _code("assert beta(3) == 3", grade=True, solution=False, locked=True, grade_id="test_beta",
-              points=3),
-    ])
-    return {"one": one, "two": two}
-
-
-CONFIG = """c = get_config()
-c.CourseDirectory.course_id = "course101"
-c.LateSubmissionPlugin.penalty_method = "zero"
-"""
-
-
-@pytest.fixture(scope="session")
-def template_course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("template") / "course"
-    (root / "source" / ASG).mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text(CONFIG)
-    for name, nb in _source_notebooks().items():
-        nbformat.write(nb, root / "source" / ASG / f"{name}.ipynb")
-    (root / "source" / ASG / "data.csv").write_text("x,y\n1,2\n")
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    subprocess.run([str(VENV_BIN / "nbgrader"), "db", "assignment", "add", ASG,
-                    "--duedate=2026-01-10 12:00:00 UTC"], cwd=root, check=True, capture_output=True,
-                   env=env)
-    subprocess.run([str(VENV_BIN / "nbgrader"), "generate_assignment", ASG, "--force"], cwd=root,
-                   check=True, capture_output=True, env=env)
-    return root
 
 
 def submit(root: Path, student: str, answers: dict[str, str | None], when="2026-01-09 10:00:00 UTC",
@@ -337,17 +274,6 @@ STOCK_ARGS = [f"--Autograde.autograde_preprocessors={p}" for p in (
     "nbgrader.preprocessors.CheckCellMetadata")]
 
 
-@pytest.fixture(scope="session")
-def jacobians_class(tmp_path_factory):
-    """The real course with one student with a typical mistake in every notebook, and its secret."""
-    root = scaffold.make_course(tmp_path_factory.mktemp("jac") / "course")
-    scaffold.nbgrader("generate_assignment", jacobians_course.ASSIGNMENT, "--force", cwd=root)
-    samples.write_class(root, {"ben": ["transposed_jacobian", "chain_in_wrong_order", "relu_one_at_zero",
-                                       "sigmoid_wrong_sign"]}, assignment=jacobians_course.ASSIGNMENT)
-    secrets.course_secret(str(root))          # every copy grades with the same seeds
-    return root
-
-
 def _everything(root: Path):
     """All that autograde writes: grades, comments, submission timestamps, penalties, files."""
     from nbgrader.api import Gradebook
@@ -376,10 +302,10 @@ def test_same_as_stock_nbgrader_autograde(jacobians_class, tmp_path):
     stock, ours = tmp_path / "stock", tmp_path / "ours"
     shutil.copytree(jacobians_class, stock)
     shutil.copytree(jacobians_class, ours)
-    scaffold.nbgrader("autograde", jacobians_course.ASSIGNMENT, *STOCK_ARGS, cwd=stock,
-                     env=scaffold.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"}))
     orphans = set(orphaned_share_dirs())
-    s = batch.grade(load_course(str(ours)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
+    with autograde_meanwhile(stock, jacobians_course.ASSIGNMENT, *STOCK_ARGS,
+                             env=scaffold.course_env(stock, {"AUTOGRADER_STOCK_EXECUTE": "1"})):
+        s = batch.grade(load_course(str(ours)), jacobians_course.ASSIGNMENT, workers=2, tty=False)
     assert not s.failed and len(s.graded) == 4
     assert set(orphaned_share_dirs()) <= orphans, "a worker left its probe files in memory"
     stock_db, stock_files = _everything(stock)

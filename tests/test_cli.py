@@ -16,7 +16,7 @@ from autograder import cli
 from autograder.batch.jobs import Limits, NotebookJob, NotebookResult
 from autograder.batch.progress import Progress
 
-from test_batch import ASG, FAKE, course, grades, submit, template_course  # noqa: F401  (fixtures)
+from test_batch import ASG, FAKE, course, grades, submit  # noqa: F401  (fixtures)
 
 TESTS = str(Path(__file__).parent)
 

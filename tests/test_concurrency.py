@@ -20,7 +20,8 @@ import pytest
 
 from autograder.cli import BUSY
 from autograder.course.directory import load_course
-from test_batch import ASG, FAKE, VENV_BIN, submit, template_course  # noqa: F401  (fixture)
+from small_course import VENV_BIN
+from test_batch import ASG, FAKE, submit
 
 TESTS = str(Path(__file__).parent)
 STUDENTS = [f"s{i:02d}" for i in range(8)]

@@ -22,8 +22,7 @@ import jacobians_course
 from autograder.course.directory import load_course
 
 from ports import free_port
-from test_batch import (ASG as SMALL_ASG, FAKE, course, grades, jacobians_class, submit,  # noqa: F401
-                        template_course)
+from test_batch import ASG as SMALL_ASG, FAKE, course, grades, submit  # noqa: F401  (fixture)
 
 DASK = str(Path(sys.executable).parent / "dask")
 TESTS = str(Path(__file__).parent)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
+from test_batch import ASG, course, run, submit  # noqa: F401  (fixtures)
 from test_cli import cli_run
 
 # the layout Canvas exports (Grades > Export): five fixed columns, one per assignment with its

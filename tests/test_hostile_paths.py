@@ -22,6 +22,7 @@ import jacobians_course
 from autograder.course.directory import load_course
 from autograder.batch.jobs import Limits
 
+from both_paths import autograde_meanwhile
 from hostile_harness import (ASG, FAST, FULL, HANDED_IN, NB, TESTS, WRONG, HandedIn, cell_by_id, insert_after,
                              outputs_of, scores, set_source, student_code, text_of)
 
@@ -89,8 +90,8 @@ def test_one_broken_notebook_costs_only_itself_on_both_paths(course_template, tm
     (folder / "chain_rule.ipynb").write_text('{"cells": [')
     (folder / "dead_neurons.ipynb").write_bytes(b"")
     shutil.copytree(fast, routed)
-    batch.grade(load_course(str(fast)), ASG, workers=2, progress_stream=io.StringIO())
-    scaffold.nbgrader("autograde", ASG, "--force", cwd=routed, env=scaffold.course_env(routed), timeout=1800)
+    with autograde_meanwhile(routed, ASG):
+        batch.grade(load_course(str(fast)), ASG, workers=2, progress_stream=io.StringIO())
 
     want, got = scaffold.gradebook_cells(fast, ASG), scaffold.gradebook_cells(routed, ASG)
     assert want == got
@@ -137,9 +138,8 @@ def test_routed_nbgrader_autograde_scores_like_autograder_grade(course_template,
                 (folder / f"{handed.notebook}.ipynb").write_bytes(handed.content)
             (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
         shutil.copytree(fast, routed)
-        batch.grade(load_course(str(fast)), ASG, workers=2, limits=limits, progress_stream=io.StringIO())
-        scaffold.nbgrader("autograde", ASG, "--force", *_routed_limits(limits), cwd=routed,
-                         env=scaffold.course_env(routed), timeout=1800)
+        with autograde_meanwhile(routed, ASG, *_routed_limits(limits)):
+            batch.grade(load_course(str(fast)), ASG, workers=2, limits=limits, progress_stream=io.StringIO())
         want, got = scaffold.gradebook_cells(fast, ASG), scaffold.gradebook_cells(routed, ASG)
         compared += len(want)
         differences += [(students[key[0]].case, key[1:], want.get(key), got.get(key))

@@ -13,7 +13,7 @@ from autograder.dev import scaffold
 import jacobians_course
 from autograder.course.directory import load_course
 
-from test_batch import ASG, FAKE, run, submit, template_course  # noqa: F401  (fixtures)
+from test_batch import ASG, FAKE, run, submit  # noqa: F401  (fixtures)
 from test_cli import cli_run
 
 PER_DAY = ('c.AssignLatePenalties.plugin_class = "autograder.hooks.lateness.PerDayLatePenalty"\n'

@@ -11,7 +11,7 @@ from autograder.dev import scaffold
 import jacobians_course
 from autograder.course.directory import load_course
 
-from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
+from test_batch import ASG, course, run, submit  # noqa: F401  (fixtures)
 
 
 def test_regrade_one_student_keeps_manual_work(course, tmp_path):  # noqa: F811

@@ -12,7 +12,7 @@ from autograder.term import report
 import jacobians_course
 from autograder.course.directory import load_course
 
-from test_batch import ASG, course, run, submit, template_course  # noqa: F401  (fixtures)
+from test_batch import ASG, course, run, submit  # noqa: F401  (fixtures)
 
 
 def test_report_html_and_csv(course, tmp_path):  # noqa: F811
