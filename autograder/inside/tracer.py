@@ -116,7 +116,9 @@ def _make_start():
     getprofile, setprofile = sys.getprofile, sys.setprofile
     thread_getprofile, thread_setprofile = getattr(threading, "getprofile", None), threading.setprofile
     current_frames, get_ident, getframe = sys._current_frames, _thread.get_ident, sys._getframe
-    waitid = getattr(os, "waitid", None)
+    waitid, p_all, no_wait = getattr(os, "waitid", None), getattr(os, "P_ALL", 0), \
+        getattr(os, "WEXITED", 0) | getattr(os, "WNOHANG", 0) | getattr(os, "WNOWAIT", 0)
+    module_of, unpack_note, elsewhere = _module_of, _UNPACK_NOTE, _ELSEWHERE
     methods_for, targets_for = tensor_methods, _forbidden_targets
     note_list, tuple_of, isinstance_, id_ = list, tuple, isinstance, id
     # what the student's code may not call while the tracer runs: it would look for the tracer,
@@ -198,7 +200,7 @@ def _make_start():
                     # torch's own internals (printing a tensor calls forward_ad.unpack_dual), nor
                     # a module's code running on its first import
                     if code.co_name != "<module>" and not from_torch(frame.f_back):
-                        autograd(frame, f"{_module_of(filename)}.{code.co_name}", code.co_name)
+                        autograd(frame, f"{module_of(filename)}.{code.co_name}", code.co_name)
                 elif code.co_name == "backward" and filename.endswith(tensor_py) and not from_torch(frame.f_back):
                     autograd(frame, "Tensor.backward()")
             elif event == "c_call":
@@ -220,7 +222,7 @@ def _make_start():
                             note(f"{name}, vmap's internals: {materialising['vmap']}")
 
         def unpack(t):
-            note(_UNPACK_NOTE)
+            note(unpack_note)
             return t
 
         def stop() -> tuple[str, ...]:
@@ -240,20 +242,18 @@ def _make_start():
                 note("the grader's tracer was switched off by the student's code")
             if alone:
                 others(during=True)
-            if len(calls) > 1 and _UNPACK_NOTE in calls:
-                calls.remove(_UNPACK_NOTE)  # already explained by the entry point
+            if len(calls) > 1 and unpack_note in calls:
+                calls.remove(unpack_note)  # already explained by the entry point
             return tuple_of(calls)
 
         def others(during: bool) -> None:
             when = "while your function ran" if during else "when your function was called"
-            if len(current_frames()) > 1 or threading.active_count() > 1:
-                note(f"another thread of the notebook was running {when}: {_ELSEWHERE}")
+            if len(current_frames()) > 1:
+                note(f"another thread of the notebook was running {when}: {elsewhere}")
             if waitid is not None:
                 try:
-                    waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-                    note(f"the notebook had started another process {when}: {_ELSEWHERE}")
-                except ChildProcessError:
-                    pass
+                    waitid(p_all, 0, no_wait)     # reaps nothing (WNOWAIT); fails without children
+                    note(f"the notebook had started another process {when}: {elsewhere}")
                 except OSError:
                     pass
 

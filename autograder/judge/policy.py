@@ -192,7 +192,15 @@ def _ipython_text(source: str) -> str | None:
 
 @functools.lru_cache(maxsize=1024)   # every exercise of a notebook reads the cells before it
 def _compiled(source: str) -> tuple[ast.Module | None, str]:
-    """(the cell's tree, "") or (None, why Python refuses it)."""
+    """(the cell's tree, "") or (None, why Python refuses it). A cell that is Python already
+    is what IPython runs (what IPython rewrites -- magics, shell escapes, help, prompts -- is
+    never valid Python), so IPython's transformations are asked only for the others."""
+    try:
+        return ast.parse(source), ""
+    except SyntaxError:
+        pass     # perhaps IPython's syntax: see below
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError ...: no rewriting helps
+        return None, f"{type(exc).__name__}: {exc}"[:300]
     text = _ipython_text(source)
     if text is None:  # IPython magics and shell escapes are not Python: blank them out
         text = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
@@ -210,15 +218,8 @@ def parse_cell(source: str) -> ast.Module | None:
 
 
 def compile_error(source: str) -> str:
-    """Why Python cannot compile this cell ("" when it can; top-level ``await`` is IPython's)."""
-    tree, why = _compiled(source)
-    if tree is None:
-        return why
-    try:
-        compile(tree, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except Exception as exc:  # noqa: BLE001 - e.g. `return` outside a function
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return ""
+    """Why Python cannot compile this cell ("" when it can)."""
+    return _compiled(source)[1]
 
 
 def read_cells(sources: list[str]) -> list[Cell]:
