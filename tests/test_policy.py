@@ -556,3 +556,12 @@ def test_an_answer_is_copied_before_the_tracer_stops():
     outcome = call_student(keeps, Probe((P,), {}, "t"), rules=Rules(kind="by hand"))
     kept[0].fill_(7.0)
     assert np.array_equal(outcome.value, np.zeros((3, 2)))
+
+
+def test_an_unpoliced_answer_of_any_numeric_dtype_is_read():
+    from autograder.inside.calling import to_plain
+    for answer in (np.arange(3), np.arange(3, dtype=np.float32), torch.arange(3), torch.ones(2, dtype=torch.float16)):
+        for fresh in (False, True):
+            assert to_plain(answer, fresh=fresh).dtype == np.float64, (answer, fresh)
+    free = call_student(lambda p: np.arange(6).reshape(3, 2), Probe((P,), {}, "t"))
+    assert np.array_equal(free.value, np.arange(6.0).reshape(3, 2))

@@ -111,7 +111,7 @@ def _tensor_to_array(t, max_numbers: int, fresh: bool) -> Any:
         t = t.cpu()
     if t.dtype == torch.bool:
         return Unconvertible(type_name(t), "a tensor of booleans")
-    return np.array(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64, copy=fresh)
+    return np.array(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64, copy=True if fresh else None)
 
 
 # numpy's own scalar and array types: read as numbers (their methods are numpy's, never a student's)
@@ -159,7 +159,7 @@ def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBE
         if too_large:
             return too_large
         if value.dtype.kind in "fiu":
-            return np.array(value, dtype=np.float64, copy=fresh)
+            return np.array(value, dtype=np.float64, copy=True if fresh else None)
         if value.dtype.kind == "b":
             return Unconvertible(type_name(value), "an array of booleans")
         if value.dtype.kind == "O" and _depth < 4:

@@ -360,17 +360,21 @@ class _Module:
             for item in stmt.items:
                 if item.optional_vars is not None:
                     self._store(item.optional_vars, item.context_expr, replace=False)
-        for node in ast.walk(stmt) if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                ast.ClassDef)) else ():
-            if isinstance(node, ast.NamedExpr):
-                self._store(node.target, node.value, replace=False)
-        if isinstance(stmt, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)) \
-                or type(stmt).__name__ in ("TryStar", "Match"):
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-                for sub in getattr(stmt, field, []) or []:
-                    for s in sub.body if isinstance(sub, (ast.ExceptHandler,)) or hasattr(sub, "pattern") \
-                            else [sub]:
-                        self._bind(s)
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for node in _own_scope(stmt):
+                if isinstance(node, ast.NamedExpr):
+                    self._store(node.target, node.value, replace=False)
+        if isinstance(stmt, _COMPOUND):
+            for field in ("body", "orelse", "finalbody"):
+                for sub in getattr(stmt, field, ()):
+                    self._bind(sub)
+            for clause in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):   # except, case
+                for sub in clause.body:
+                    self._bind(sub)
+
+
+# statements whose bodies run at module level too
+_COMPOUND = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While, ast.Match)
 
 
 def _local_names(fn: ast.AST) -> set[str]:
