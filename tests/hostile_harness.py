@@ -242,3 +242,13 @@ def assert_outputs_are_the_graders(result) -> None:
         assert [o.output_type for o in graded.outputs] == ["stream", "execute_result"], gid
         assert graded.outputs[0].text == result.cells[gid].message
         assert graded.outputs[1].data == {"text/plain": repr(result.cells[gid].score)}
+
+
+def by_hand_refused(result, found: str, tests=tuple(POINTS)) -> None:
+    """Each of ``tests`` scores 0 under the by-hand rule, its feedback naming ``found`` (a
+    notebook-wide finding, such as "`ctypes` (cell 2"): every exercise of jacobian.ipynb is by
+    hand, and what escapes the tracer in any cell before a test cell voids that rule."""
+    for gid in tests:
+        cell = result.cells[gid]
+        assert (cell.score, cell.diagnoses) == (0.0, ["autograd_used"]), gid
+        assert found in cell.message, (gid, cell.message)

@@ -221,7 +221,7 @@ def run_exercise(name, fn, seed, sources):
     """(exercise, verdicts, violation, score) for ``fn`` called in-process."""
     ex = get(name)
     verdicts, violation, score = _run(ex, functools.partial(call_student, fn, rules=rules_for(ex)), seed, sources,
-                                      getattr(fn, "__name__", name))
+                                      getattr(fn, "__name__", name), notebook=False)   # sources: this module
     return ex, verdicts, violation, score
 
 

@@ -248,8 +248,11 @@ def report(root: Path, student: str) -> dict:
 # ----------------------------------------------------------------------------- tests
 def test_the_batch_finishes_and_the_others_keep_full_marks(graded):
     assert graded.finished
-    for student in ("ada", "extras", "scratch"):
+    for student in ("ada", "extras"):
         assert graded.scores[student] == FULL
+    # the scratch student probes System V memory through ctypes: that voids the by-hand rule
+    # for every exercise of the notebook (docs/security.md, "The by-hand rule")
+    assert graded.scores["scratch"] == {key: 0.0 for key in FULL}
 
 
 @pytest.mark.parametrize("student,kind", [

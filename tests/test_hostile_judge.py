@@ -2,9 +2,11 @@
 values that lie about themselves, input transformers and exception hooks, printed scores,
 probe inputs changed in place, the autograd tracer switched off.
 
-None of it gains anything: a wrong answer gets the score and feedback it gets without the trick
-(or 0, when the trick breaks the student's own process), and a right answer keeps full marks.
-Harness: tests/hostile_harness.py.
+None of it gains anything: a wrong answer gets 0 (or 0, when the trick breaks the student's own
+process), and a right answer keeps full marks unless the trick reaches the grader's machinery in
+the student's process (the grader's modules, IPython's, a library the grader's code uses): then
+every by-hand exercise graded after it scores 0 for that reason (docs/security.md, "The by-hand
+rule"). Harness: tests/hostile_harness.py.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from autograder.batch.jobs import CellResult
 
 from hostile_harness import (BROKE, FULL, POINTS, TESTS, WRONG, ZERO, assert_outputs_are_the_graders,
-                             cell_by_id, insert_after, outputs_of, same_as, scores, set_source,
+                             by_hand_refused, cell_by_id, insert_after, outputs_of, same_as, scores, set_source,
                              student_code, text_of)
 
 
@@ -42,13 +44,14 @@ def test_wrong_answers_get_zero(wrong_baseline):
 
 
 # ============================================================================ patching the grader
-@pytest.mark.parametrize("attack", ["patch_autograder_package", "patch_math_numpy_torch"])
-def test_monkeypatching_gains_nothing(grader, wrong_baseline, attack):
+@pytest.mark.parametrize("attack, found", [("patch_autograder_package", "`autograder.judge.compare` (cell 2, line 2)"),
+                                           ("patch_math_numpy_torch", "`math.isclose = ...` (cell 2, line 2)")])
+def test_monkeypatching_gains_nothing(grader, wrong_baseline, attack, found):
     nb = grader.wrong()
     insert_after(nb, None, student_code(attack))
     result = grader.grade(nb)
     assert scores(result) == ZERO
-    same_as(result, wrong_baseline)
+    by_hand_refused(result, found)
     assert result.problems == []
     assert_outputs_are_the_graders(result)
 
@@ -59,8 +62,10 @@ def test_replacing_modules_in_sys_modules_gains_nothing(grader):
     result = grader.grade(nb)
     assert scores(result) == ZERO
     # the grader's modules in the child, the tracer included, were imported before student code
-    # ran: the child answers, and the wrong answers are judged wrong
-    assert [result.cells[gid].diagnoses for gid in TESTS] == [["wrong_value"]] * 3
+    # ran: the child answers, the wrong answers are judged wrong, and the source says why it is 0
+    by_hand_refused(result, "`sys.modules` (cell 2, line 5)")
+    for gid in TESTS:
+        assert "0 of " in result.cells[gid].message, gid
     assert result.problems == []
 
 
@@ -79,21 +84,26 @@ def test_monkeypatching_builtins_breaks_only_the_students_process(grader):
     assert [(o.output_type, o.ename) for o in died] == [("error", "KernelDied")]
 
 
-def test_monkeypatching_costs_nothing_with_right_answers(grader):
+def test_monkeypatching_the_grader_voids_the_by_hand_rule_even_with_right_answers(grader):
     nb = grader.nb()
     insert_after(nb, None, student_code("patch_autograder_package") + student_code("make_comparisons_fail"))
-    assert scores(grader.grade(nb)) == FULL
+    result = grader.grade(nb)
+    by_hand_refused(result, "`autograder.judge.compare` (cell 2, line 2)")
+    assert "... and 11 more lines like these" in result.cells["test_jacobian_by_hand"].message
 
 
 def test_disabling_the_autograd_tracer_in_the_child_gains_nothing(grader):
-    """The child's tracer can be switched off by student code; the trusted static check remains."""
+    """Rewriting the tracer's module changes nothing the tracer sees; the rewrite itself, in the
+    source, voids the by-hand rule for every exercise after it."""
     nb = grader.nb()
     insert_after(nb, None, student_code("switch_off_the_autograd_tracer"))
     set_source(nb, "jacobian_by_hand", student_code("jacobian_by_hand_with_autograd_through_getattr"))
     result = grader.grade(nb)
-    assert scores(result) == {**FULL, "test_jacobian_by_hand": (0.0, 3.0)}
-    assert result.cells["test_jacobian_by_hand"].diagnoses == ["autograd_used"]
-    assert "Score 0: this exercise must be done by hand, without autograd" in result.cells["test_jacobian_by_hand"].message
+    assert scores(result) == ZERO
+    by_hand_refused(result, "`autograder.inside.tracer` (cell 2, line 1)")
+    message = result.cells["test_jacobian_by_hand"].message
+    assert "Score 0: this exercise must be done by hand, without autograd" in message
+    assert "torch.autograd.functional.jacobian (ran while your function was called)" in message
 
 
 # ============================================================================ lying return values
@@ -116,17 +126,20 @@ def test_input_transformer_blanking_later_cells(grader):
     insert_after(nb, None, student_code("blank_later_cells_with_input_transformers"))
     result = grader.grade(nb)
     assert scores(result) == ZERO
+    by_hand_refused(result, "`get_ipython()` (cell 2, line 1)")
     for gid in POINTS:
-        assert result.cells[gid].diagnoses == ["exception"], gid
         assert "never defined a function called" in result.cells[gid].message
     assert_outputs_are_the_graders(result)
 
 
-def test_input_transformer_after_right_answers_costs_nothing(grader):
+def test_input_transformer_after_right_answers_costs_only_what_follows_it(grader):
+    """It rewrites the cells after it, which the grader then cannot read as they run: the
+    exercise whose test cell follows it scores 0; those graded before keep full marks."""
     nb = grader.nb()
     insert_after(nb, "affine_jacobian", student_code("print_a_score_in_place_of_every_later_cell"))
     result = grader.grade(nb)
-    assert scores(result) == FULL
+    assert scores(result) == {**FULL, "test_affine_jacobian": (0.0, 1.0)}
+    by_hand_refused(result, "`get_ipython()` (cell ", tests=("test_affine_jacobian",))
     assert_outputs_are_the_graders(result)
 
 
@@ -137,8 +150,8 @@ def test_showtraceback_and_excepthook_overrides(grader):
         set_source(nb, gid, student_code("raise_value_error"))
     result = grader.grade(nb)
     assert scores(result) == ZERO
+    by_hand_refused(result, "`get_ipython()` (cell 2, line 2)")
     for gid in POINTS:
-        assert result.cells[gid].diagnoses == ["exception"], gid
         assert "ValueError" in result.cells[gid].message and "nope" in result.cells[gid].message
     assert_outputs_are_the_graders(result)
 

@@ -17,7 +17,7 @@ import pytest
 
 from autograder.batch.jobs import CellResult, Limits
 
-from hostile_harness import (FAST, FULL, POINTS, ZERO, assert_outputs_are_the_graders, autograded,
+from hostile_harness import (FAST, FULL, POINTS, ZERO, assert_outputs_are_the_graders, autograded, by_hand_refused,
                              cell_by_id, insert_after, outputs_of, scores, set_source, student_code,
                              text_of)
 
@@ -163,7 +163,8 @@ def test_background_processes_and_fork_bombs_are_gone(grader):
     nb = grader.nb()
     insert_after(nb, None, student_code("spawn_detached_processes_and_a_fork_bomb"))
     result = grader.grade(nb)
-    assert scores(result) == FULL and result.problems == []
+    assert scores(result) == ZERO and result.problems == []
+    by_hand_refused(result, "`subprocess` (cell 2, line 1)")   # processes escape the by-hand rule's tracer
     assert text_of(outputs_of(result, "SPAWNED")) == "SPAWNED: 3 refused: 11\n"
     assert sandbox_processes(sandbox.uid) == []
     # An escaped process would hang under the zygote (its subreaper) or init; other people's

@@ -2,7 +2,11 @@
 
 This runs on the untrusted side too (inside the sandbox child), so ``call_student`` never
 lets anything but plain data out: the return value is converted here, exceptions become a
-``StudentError``, warnings and stderr output become a string.
+``StudentError``, warnings and stderr output become a string. When the exercise's rules police
+anything, all of it -- copying the probe, the call, reading the answer, checking a model
+argument, describing an exception -- happens while the tracer runs, and the answer is read by
+exact type into fresh memory: no student code runs, and no student method is called, once the
+tracer has stopped.
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ import warnings
 from typing import Any
 
 import numpy as np
+import torch
 
-# bound here, in the zygote, before any student code: replacing tracer.AutogradTracer changes nothing
-from autograder.inside.tracer import AutogradTracer
+from autograder.inside import tracer
 from autograder.protocol.wire import MAX_BUFFER_BYTES
 from autograder.protocol.values import ARGUMENT_CHANGED, Outcome, StudentError, Unconvertible
 
@@ -91,7 +95,7 @@ def _too_large(value, shape: tuple, max_numbers: int) -> Unconvertible | None:
     return Unconvertible(type_name(value), f"{count:,} numbers (shape {tuple(shape)})", too_large=True)
 
 
-def _tensor_to_array(t, max_numbers: int) -> Any:
+def _tensor_to_array(t, max_numbers: int, fresh: bool) -> Any:
     import torch
     too_large = _too_large(t, tuple(t.shape), max_numbers)
     if too_large:
@@ -107,12 +111,21 @@ def _tensor_to_array(t, max_numbers: int) -> Any:
         t = t.cpu()
     if t.dtype == torch.bool:
         return Unconvertible(type_name(t), "a tensor of booleans")
-    # No copy: the answer is judged (or sent to the grader) before student code runs again.
-    return np.asarray(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64)
+    return np.array(t.resolve_neg().to(torch.float64).numpy(), dtype=np.float64, copy=True if fresh else None)
 
 
-def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBERS) -> Any:
-    """Convert a student's return value to a PlainValue.
+# numpy's own scalar and array types: read as numbers (their methods are numpy's, never a student's)
+_NUMPY_INTS = frozenset(t for t in set(np.sctypeDict.values()) if issubclass(t, np.integer))
+_NUMPY_FLOATS = frozenset(t for t in set(np.sctypeDict.values()) if issubclass(t, np.floating))
+_NUMPY_ARRAYS = frozenset((np.ndarray, np.matrix, np.memmap))
+
+
+_TENSORS = frozenset((torch.Tensor, torch.nn.Parameter))
+
+
+def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBERS, fresh: bool = True) -> Any:
+    """Convert a student's return value to a PlainValue, by its exact type (a subclass of a
+    tensor, an array, a list or a number is not read: its methods would be the student's).
 
     Tensors (any real dtype, with or without requires_grad) and numeric numpy arrays become
     float64 arrays, except 0-d integer ones, which become ints (an index); python/numpy scalars
@@ -120,45 +133,43 @@ def to_plain(value: Any, _depth: int = 0, *, max_numbers: int = MAX_ANSWER_NUMBE
     array when they are a rectangular nest of numbers that holds at least one float or another
     array (a flat tuple of ints, like a shape, stays a tuple of ints). Anything else is
     ``Unconvertible``, and so is an array or list of more than ``max_numbers`` numbers
-    (``too_large``, judged from its shape before it is read).
+    (``too_large``, judged from its shape before it is read). ``fresh=False``: an array may share
+    the answer's memory (when nothing of the student's runs before it is sent).
     """
-    if value is None or isinstance(value, str):
+    kind = type(value)
+    if value is None or kind is str:
         return value
-    if isinstance(value, (bool, np.bool_)):
+    if kind is bool or kind is np.bool_:
         return bool(value)
-    if isinstance(value, (int, np.integer)):
+    if kind is int or kind in _NUMPY_INTS:
         return int(value)
-    if isinstance(value, (float, np.floating)):
+    if kind is float or kind in _NUMPY_FLOATS:
         return float(value)
-    try:
-        import torch
-    except Exception:  # pragma: no cover
-        torch = None
-    if torch is not None and isinstance(value, torch.Size):
-        return tuple(int(v) for v in value)
-    if torch is not None and isinstance(value, torch.Tensor):
+    if kind in _TENSORS:
         if value.ndim == 0 and not (value.dtype.is_floating_point or value.dtype.is_complex
                                     or value.dtype == torch.bool):
             return int(value)     # an index, as a 0-d integer tensor
-        return _tensor_to_array(value, max_numbers)
-    if isinstance(value, np.ndarray):
+        return _tensor_to_array(value, max_numbers, fresh)
+    if kind is torch.Size:
+        return tuple(int(v) for v in value)
+    if kind in _NUMPY_ARRAYS:
         if value.ndim == 0 and value.dtype.kind in "iu":
             return int(value)
         too_large = _too_large(value, value.shape, max_numbers)
         if too_large:
             return too_large
         if value.dtype.kind in "fiu":
-            return np.asarray(value, dtype=np.float64)
+            return np.array(value, dtype=np.float64, copy=True if fresh else None)
         if value.dtype.kind == "b":
             return Unconvertible(type_name(value), "an array of booleans")
         if value.dtype.kind == "O" and _depth < 4:
-            return to_plain(value.tolist(), _depth + 1, max_numbers=max_numbers)
+            return to_plain(value.tolist(), _depth + 1, max_numbers=max_numbers, fresh=fresh)
         return Unconvertible(type_name(value), _short_repr(value))
-    if isinstance(value, (list, tuple)) and _depth < 8:
+    if (kind is list or kind is tuple) and _depth < 8:
         too_large = _too_large(value, (len(value),), max_numbers)
         if too_large:
             return too_large
-        items = tuple(to_plain(v, _depth + 1, max_numbers=max_numbers) for v in value)
+        items = tuple(to_plain(v, _depth + 1, max_numbers=max_numbers, fresh=fresh) for v in value)
         collapsed = _collapse(items)
         return items if collapsed is None else collapsed
     return Unconvertible(type_name(value), _short_repr(value))
@@ -314,67 +325,76 @@ def _capture_fd2():
 
 # ----------------------------------------------------------------------------- the call
 
-def call_student(fn, probe, rules=None, copy_inputs: bool = True, *,
-                 max_numbers: int = MAX_ANSWER_NUMBERS) -> Outcome:
-    """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
-
-    ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
-    unpickles a fresh one per request), where a copy of a 10**7-entry input buys nothing.
-    ``max_numbers``: an answer holding more numbers is not read (see ``to_plain``).
-
-    Never raises for anything the student's code does (SystemExit included; only
-    KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
-    When ``rules`` (``policy.Rules``) police anything, the call runs under ``AutogradTracer``.
-    A ``torch.nn.Module`` argument must come back unchanged (values, ``.grad``,
-    ``requires_grad``): otherwise the call fails with ``ARGUMENT_CHANGED``.
-    """
+def _call_and_read(fn, probe, copy_inputs: bool, max_numbers: int, fresh: bool):
+    """The call and everything that touches the student's objects: -> (value, type name,
+    StudentError or None, seconds)."""
     args = copy_args(tuple(probe.args)) if copy_inputs else tuple(probe.args)
     kwargs = copy_args(dict(probe.kwargs)) if copy_inputs else dict(probe.kwargs)
     modules = [(m, _module_state(m)) for m in _modules(args, kwargs)]
-    err_buf, out_buf = io.StringIO(), io.StringIO()
-    raw, error, calls = None, None, ()
     start = time.perf_counter()
-    with _capture_fd2() as fd2_text:
-        with warnings.catch_warnings(record=True) as caught, \
-                contextlib.redirect_stderr(err_buf), contextlib.redirect_stdout(out_buf):
-            warnings.simplefilter("always")
-            tracer = None
-            try:
-                if rules is not None and rules.policed:
-                    tracer = AutogradTracer(rules=rules)
-                    with tracer:
-                        raw = fn(*args, **kwargs)
-                else:
-                    raw = fn(*args, **kwargs)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - SystemExit from a student is a failed probe
-                error = locate_error(exc)
-            finally:
-                if tracer is not None:
-                    calls = tracer.calls
+    try:
+        raw = fn(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit from a student is a failed probe
+        return None, "exception", locate_error(exc), time.perf_counter() - start
     seconds = time.perf_counter() - start
-    stderr_parts = [f"{w.category.__name__}: {w.message}" for w in caught[:20]]
-    if err_buf.getvalue():
-        stderr_parts.append(err_buf.getvalue())
-    fd2 = fd2_text()
-    if fd2:
-        stderr_parts.append(fd2)
-    stderr = "\n".join(p.rstrip() for p in stderr_parts if p)[:5000]
-    for module, before in modules if error is None else ():
+    for module, before in modules:
         try:
             changed = _module_changed(module, before)
         except Exception as exc:  # the student's code may have broken the module itself
             changed = f"the grader could not read the model you were given after the call ({type(exc).__name__})"
         if changed:
-            error = StudentError(exc_type=ARGUMENT_CHANGED, message=changed)
-            break
-    if error is not None:
-        return Outcome(None, "exception", error, calls, stderr, out_buf.getvalue()[:5000], seconds)
+            return None, "exception", StudentError(exc_type=ARGUMENT_CHANGED, message=changed), seconds
     try:
-        value = to_plain(raw, max_numbers=max_numbers)
-        tname = type_name(raw)
-    except Exception as exc:  # a hostile __array__ or __len__, say
-        value = Unconvertible(type(raw).__name__, f"could not be read: {type(exc).__name__}")
-        tname = type(raw).__name__
-    return Outcome(value, tname, None, calls, stderr, out_buf.getvalue()[:5000], seconds)
+        return to_plain(raw, max_numbers=max_numbers, fresh=fresh), type_name(raw), None, seconds
+    except Exception as exc:  # a hostile __len__ or shape, say
+        return Unconvertible(type(raw).__name__, f"could not be read: {type(exc).__name__}"), \
+            type(raw).__name__, None, seconds
+
+
+def _make_call_student():
+    """``call_student``, with the tracer and what it builds after the tracer stops bound now
+    (in the zygote, before any student code), so that no replaced name changes them."""
+    start_tracer, call_and_read, outcome = tracer.start, _call_and_read, Outcome
+    capture_fd2, catch_warnings, simplefilter = _capture_fd2, warnings.catch_warnings, warnings.simplefilter
+    redirect_stderr, redirect_stdout, string_io = contextlib.redirect_stderr, contextlib.redirect_stdout, io.StringIO
+
+    def call_student(fn, probe, rules=None, copy_inputs: bool = True, *,
+                     max_numbers: int = MAX_ANSWER_NUMBERS, alone: bool = False) -> Outcome:
+        """Call ``fn(*probe.args, **probe.kwargs)`` on copies of the probe's arguments.
+
+        ``copy_inputs=False`` is for a probe that exists for this call alone (the sandbox child
+        unpickles a fresh one per request), where a copy of a 10**7-entry input buys nothing.
+        ``max_numbers``: an answer holding more numbers is not read (see ``to_plain``).
+        ``alone``: the process should run nothing but this call (the sandbox child): another
+        thread or a child process is noted by the tracer.
+
+        Never raises for anything the student's code does (SystemExit included; only
+        KeyboardInterrupt propagates). Warnings, stderr (Python and fd 2) and stdout are captured.
+        When ``rules`` (``policy.Rules``) police anything, the call runs under the tracer
+        (``tracer.start``), from the copy of the probe to the answer read into fresh memory.
+        A ``torch.nn.Module`` argument must come back unchanged (values, ``.grad``,
+        ``requires_grad``): otherwise the call fails with ``ARGUMENT_CHANGED``.
+        """
+        policed = rules is not None and rules.policed
+        stop = start_tracer(rules, alone=alone) if policed else None
+        err_buf, out_buf = string_io(), string_io()
+        try:
+            with capture_fd2() as fd2_text:
+                with catch_warnings(record=True) as caught, redirect_stderr(err_buf), redirect_stdout(out_buf):
+                    simplefilter("always")
+                    value, tname, error, seconds = call_and_read(fn, probe, copy_inputs, max_numbers, policed)
+                    warned = [f"{w.category.__name__}: {w.message}" for w in caught[:20]]
+                    del caught[:]
+            parts = [*warned, err_buf.getvalue(), fd2_text()]
+            stderr = "\n".join(p.rstrip() for p in parts if p)[:5000]
+            stdout = out_buf.getvalue()[:5000]
+        finally:
+            calls = stop() if stop is not None else ()
+        return outcome(value, tname, error, calls, stderr, stdout, seconds)
+
+    return call_student
+
+
+call_student = _make_call_student()

@@ -180,13 +180,27 @@ def _handle(shell, request, call_student):
     if request["op"] == "proxy":
         return remote.serve(shell.user_ns, request)
     if request["op"] == "run":
-        result = shell.run_cell(request["source"], store_history=True)
-        error = result.error_before_exec or result.error_in_exec
-        return CellReport(error=f"{type(error).__name__}: {error}"[:500] if error else "")
+        return _run_cell(shell, request["source"])
     name = request["name"]         # prints inside the student's function go to a collector nobody reads
     return (call_student(shell.user_ns[name], request["probe"], rules=request["rules"], copy_inputs=False,
-                         max_numbers=request["max_numbers"])
+                         max_numbers=request["max_numbers"], alone=True)
             if name in shell.user_ns else _missing(name))
+
+
+def _run_cell(shell, source: str) -> CellReport:
+    """Run one cell. IPython shows a ``SyntaxError`` as the cell's error but lets anything
+    else its compiler raises (``RecursionError`` for a 20,000-term sum, ``MemoryError``) out:
+    that too is this cell's error, shown the same way, and the notebook goes on without it."""
+    try:
+        result = shell.run_cell(source, store_history=True)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the compiler raised, it is this cell's
+        text = f"{type(exc).__name__}: {exc}"[:500]
+        shell._showtraceback(type(exc), exc, [f"{text} (the cell could not be compiled, so it did not run)"])
+        return CellReport(error=text)
+    error = result.error_before_exec or result.error_in_exec
+    return CellReport(error=f"{type(error).__name__}: {error}"[:500] if error else "")
 
 
 def _interrupted(request):

@@ -31,7 +31,7 @@ def answer_bound(expected: Expected) -> int:
 
 
 def run_exercise(exercise: Exercise, call: Callable[..., Outcome], seed: int | None,
-                 sources: list[str], function_name: str | None = None
+                 sources: list[str], function_name: str | None = None, *, notebook: bool = True
                  ) -> tuple[list[Verdict], list[str], float]:
     """Judge ``call(probe, max_numbers=...)`` on every probe; return (verdicts, policy
     violations, score).
@@ -39,10 +39,11 @@ def run_exercise(exercise: Exercise, call: Callable[..., Outcome], seed: int | N
     The reference comes first: the call is told how many numbers an answer may hold.
     What the exercise's rules (``policy.Rules``: its kind and ``forbid``) do not allow is
     looked for twice: in the student's source, reached from the function (trusted: we read the
-    text), and while it runs (the tracer's report).
+    text; ``notebook``: whether ``sources`` are the notebook's cells, see ``static_violations``),
+    and while it runs (the tracer's report).
     """
     rules = rules_for(exercise)
-    violation = static_violations(sources, function_name or exercise.name, rules=rules)
+    violation = static_violations(sources, function_name or exercise.name, rules=rules, notebook=notebook)
     verdicts, ran = [], []
     for probe in probes(exercise, seed):
         expected = exercise.reference(probe)

@@ -53,13 +53,14 @@ def grading_context(cwd: str | None = None) -> tuple[str, str]:
     return root, student
 
 
-def _student_sources(fn: Callable) -> list[str]:
-    """All code cells the student ran (IPython's ``In``), else the function's module source."""
+def _student_sources(fn: Callable) -> tuple[list[str], bool]:
+    """(sources, whether they are the notebook's cells): every code cell the student ran, in
+    IPython's numbering (``In``), else the source of the function's module."""
     try:
         ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
         cells = ip.user_ns.get("In")
         if cells:
-            return [c for c in cells if isinstance(c, str) and c]
+            return [c if isinstance(c, str) else "" for c in cells[1:]], True
     except NameError:
         pass
     except Exception:
@@ -76,7 +77,15 @@ def _student_sources(fn: Callable) -> list[str]:
             sources.append(inspect.getsource(fn))
         except (OSError, TypeError):
             pass
-    return sources
+    return sources, False
+
+
+def _graded_name(name: str, fn: Any) -> str:
+    """The name the source check starts from: the function's own, when it is a ``def`` (a test
+    may check a function of another name), else the exercise's (a lambda, a callable object,
+    a ``functools.partial`` or a method is bound to that name in the notebook)."""
+    own = getattr(fn, "__name__", None) if inspect.isfunction(fn) else None
+    return own if isinstance(own, str) and own.isidentifier() else name
 
 
 def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
@@ -117,9 +126,10 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
             from autograder.judge.grading import run_exercise
             from autograder.protocol.rules import rules_for
             rules = rules_for(ex)
-            srcs = sources if sources is not None else (_student_sources(fn) if rules.policed else [])
+            srcs, notebook = (sources, True) if sources is not None else (
+                _student_sources(fn) if rules.policed else ([], True))
             verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, rules=rules), seed,
-                                                      srcs, getattr(fn, "__name__", name))
+                                                      srcs, _graded_name(name, fn), notebook=notebook)
             print(render(ex, verdicts, violation, value), file=out)
             return Score(value)
     except KeyboardInterrupt:

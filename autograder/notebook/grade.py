@@ -12,6 +12,7 @@ only "what does your function return for this input?", and its answers are plain
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from autograder.course.authoring import Exercise
 from autograder.intake.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, points as _points, source as _source
 from autograder.intake.cells import tested_exercise
 from autograder.judge.grading import run_exercise
+from autograder.judge.policy import compile_error
 from autograder.batch.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.intake.cell_plan import plan_cells
 from autograder.protocol.rules import rules_for, violation_diagnosis
@@ -37,6 +39,10 @@ from autograder.protocol.values import Outcome, failed_outcome
 
 # Student code runs as in stock nbgrader's autograde (notebooks may check it).
 AUTOGRADE_ENVIRONMENT = {"NBGRADER_EXECUTION": "autograde"}
+# the diagnosis of an exercise the grader itself failed to grade (its own error, not the student's)
+INTERNAL_ERROR = "internal_error"
+
+log = logging.getLogger(__name__)
 
 
 def _ask_child(session, exercise, timeout: float, deadline: float):
@@ -87,7 +93,8 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
     started = time.monotonic()
     plan, problems = plan_cells(instructor, student, released, declared=exercises)
     graded = GradedNotebook(copy.copy(student), problems=problems)
-    sources = [_source(c) for c in plan if c.cell_type == "code" and not _is_test(c)]
+    # the code cells in the order they run, as In [1], In [2] ...: a test cell is the instructor's
+    sources = ["" if _is_test(c) else _source(c) for c in plan if c.cell_type == "code"]
     deadline = started + limits.notebook_timeout
     dead: str | None = None
     instructor_tests = any(_is_test(c) and tested_exercise(c) not in exercises for c in plan)
@@ -113,8 +120,11 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 session.kill(dead)
             name = tested_exercise(cell)
             if name in exercises:
-                graded.cells[gid] = _grade_test_cell(session, cell, exercises[name], seeds, sources,
+                # what ran before this test cell is all that its calls can meet
+                graded.cells[gid] = _grade_test_cell(session, cell, exercises[name], seeds, sources[:count - 1],
                                                      limits, deadline, dead)
+                if INTERNAL_ERROR in graded.cells[gid].diagnoses:
+                    graded.problems.append(f"test cell '{gid}' scored 0: {graded.cells[gid].message}")
                 dead = dead or session.dead
             elif index > last_test and not limits.complete_notebook:
                 cell.outputs = [stream("[not run by the fast grader: a cell after the last test cannot "
@@ -130,6 +140,12 @@ def grade_submission(instructor, student, files_dir: str | None, seeds: dict, li
                 dead = dead or session.dead
             else:
                 dead = _run_code_cell(session, cell, limits)
+                refused = compile_error(_source(cell))
+                if refused:
+                    cell.outputs.append(stream(f"Cell In [{count}] could not be compiled ({refused}); it did not run, "
+                                               "and the notebook was graded without it.\n", "stderr"))
+                    graded.problems.append(f"code cell In [{count}] could not be compiled ({refused}); "
+                                           "the notebook was graded without it")
                 if trusted and _meta(cell).get("locked"):
                     trusted.keep_imports(cell)
         graded.timings["isolation"] = session.isolation
@@ -153,6 +169,12 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
     except ChildDied as exc:
         cell.outputs = [stream(f"Not graded: the notebook's process {exc}.\nScore: 0/{points:g}\n")]
         return CellResult(0.0, points, ["kernel_died"], f"the notebook's process {exc}")
+    except Exception as exc:  # noqa: BLE001 - the grader's own failure costs this exercise alone
+        log.exception("grading %s failed in the grader", exercise.name)
+        text = (f"{exercise.name}: not graded, because the grader itself failed ({type(exc).__name__}: {exc}). "
+                "This is an error in the grader, not in your code; your instructor will regrade it.")
+        cell.outputs = [stream(f"{text}\nScore: 0/{points:g}\n")]
+        return CellResult(0.0, points, [INTERNAL_ERROR], text)
     text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [stream(text)]
     diagnoses = ([violation_diagnosis(rules_for(exercise), violation)] if violation
