@@ -31,8 +31,37 @@ def test_check_prints_feedback_and_returns_a_score(capfd):
     s = check("jacobian_by_hand", jacobian_by_hand)
     out, err = capfd.readouterr()
     assert isinstance(s, Score) and isinstance(s, float) and s == 3.0 and repr(s) == "3.0"
-    assert "1 of 1 check passed — score 3/3" in out
+    assert "visible check passed: 1 of 1" in out and "This is not your grade" in out
+    assert "score" not in out.split("This is not")[0] and "Well done" not in out
+    assert s._repr_markdown_() == ("jacobian_by_hand: visible check passed: 1 of 1. Not your grade: hidden inputs "
+                                   "and special cases decide it.")
     assert err == ""
+
+
+def test_a_self_check_right_at_general_inputs_only_does_not_look_like_the_grade(capfd):
+    """An answer with ReLU's slope 1 at 0 passes the visible general checks, fails the visible
+    special case, and is told which checks those were, with no score."""
+    def layer_jacobian(W, b, x, activation):
+        z = W @ x + b
+        slope = {"relu": (z >= 0).to(z.dtype), "tanh": 1 - torch.tanh(z) ** 2,
+                 "sigmoid": torch.sigmoid(z) * torch.sigmoid(-z)}[activation]
+        return slope[:, None] * W
+    s = check("layer_jacobian", layer_jacobian)
+    out = capfd.readouterr().out
+    assert 0 < s < 3
+    assert out.startswith("layer_jacobian: visible checks partly passed: 3 of 4\n")
+    assert "score 0" not in out and "/3" not in out and "Well done" not in out and "All checks passed" not in out
+    assert "(special case)" in out and "This is not your grade" in out
+
+
+def test_under_nbgrader_validate_a_failing_check_writes_its_feedback_to_stderr(capfd, monkeypatch):
+    monkeypatch.setenv("NBGRADER_VALIDATING", "1")
+    assert check("jacobian_by_hand", lambda p: torch.zeros(2, 3, dtype=torch.float64)) == 0
+    out, err = capfd.readouterr()
+    assert out == "" and "wrong shape: you returned (2, 3), expected (3, 2)" in err and "p = [1, 2]" in err
+    assert check("jacobian_by_hand", jacobian_by_hand) == 3
+    out, err = capfd.readouterr()
+    assert err == "" and "visible check passed: 1 of 1" in out
 
 
 def test_score_repr_is_rounded():
@@ -47,7 +76,7 @@ def test_wrong_answer_does_not_raise_and_shows_how_to_reproduce(capfd):
     out, err = capfd.readouterr()
     assert s == 0 and err == ""
     assert "transpose" in out and "hidden check" in out and "p = [" in out
-    assert "0 of 5 checks passed — score 0/3" in out
+    assert "0 of 5 checks (4 of them hidden) passed — score 0/3" in out
 
 
 def test_student_exception_warning_and_stderr_stay_out_of_stderr(capfd):

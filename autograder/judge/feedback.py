@@ -94,9 +94,24 @@ def _indent(text: str, prefix: str = "      ") -> str:
 
 
 def summary(verdicts: list[Verdict], score: float, points: float) -> str:
-    k = sum(v.passed for v in verdicts)
-    n = len(verdicts)
-    return f"{k} of {n} check{'s' if n != 1 else ''} passed — score {fmt_number(score)}/{fmt_number(points)}"
+    """The graded line: how many checks passed, how many of them hidden, and the score."""
+    k, n = sum(v.passed for v in verdicts), len(verdicts)
+    hidden = sum(v.hidden for v in verdicts)
+    among = f" ({hidden} of them hidden)" if hidden else ""
+    return f"{k} of {n} check{'s' if n != 1 else ''}{among} passed — score {fmt_number(score)}/{fmt_number(points)}"
+
+
+def visible_summary(verdicts: list[Verdict]) -> str:
+    """The self-check's line: what was checked, and no score."""
+    k, n = sum(v.passed for v in verdicts), len(verdicts)
+    state = "passed" if k == n else "failed" if k == 0 else "partly passed"
+    return f"visible check{'s' if n != 1 else ''} {state}: {k} of {n}"
+
+
+# what the self-check is not (its result is no grade)
+NOT_THE_GRADE = ("  This is not your grade: when grading, your function is also called on hidden inputs, special "
+                 "cases among them, and the score comes from all of them. Passing the visible checks is "
+                 "necessary, not sufficient.")
 
 
 def special_cases(verdicts: list[Verdict]) -> list[str]:
@@ -119,22 +134,28 @@ def special_cases(verdicts: list[Verdict]) -> list[str]:
 
 
 def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
-           score: float | None = None) -> str:
+           score: float | None = None, *, graded: bool = True) -> str:
     """The feedback block for one exercise: a one-line summary, how special cases counted,
     the policy violation if any, and for each failing probe (at most 4, general ones first)
-    the message, input, expected and returned value."""
+    the message, input, expected and returned value. ``graded=False`` is the student's
+    self-check on the visible inputs: it says what it checked and that it is not the grade,
+    and shows no score."""
     from autograder.protocol.rules import rules_for, violation_diagnosis
     from autograder.judge.scoring import score as compute_score
     if isinstance(violation, str):  # a caller may pass one sentence instead of a list
         violation = [violation]
     if score is None:
         score = compute_score(exercise, verdicts, violation)
-    lines = [f"{exercise.name}: " + summary(verdicts, score, exercise.points)]
-    if not violation:
-        lines.extend(special_cases(verdicts))
+    if graded:
+        lines = [f"{exercise.name}: " + summary(verdicts, score, exercise.points)]
+        if not violation:
+            lines.extend(special_cases(verdicts))
+    else:
+        lines = [f"{exercise.name}: " + visible_summary(verdicts) + (", but the rules below are broken"
+                                                                    if violation else "")]
     if violation:
         headline, advice = VIOLATIONS[violation_diagnosis(rules_for(exercise), violation)]
-        lines.append(f"  Score 0: {headline}")
+        lines.append(f"  {'Score 0' if graded else 'This scores 0 when graded'}: {headline}")
         lines.extend(f"    - {v}" for v in violation)
         if advice:
             lines.append(f"  {advice}")
@@ -160,6 +181,8 @@ def render(exercise, verdicts: list[Verdict], violation: list[str] | str | None,
             lines.append(_indent(v.got))
         for d in v.details:
             lines.append(f"    {d}")
-    if not failing and not violation:
-        lines.append("  All checks passed. Well done!")
+    if not graded:
+        lines.append(NOT_THE_GRADE)
+    elif not failing and not violation:
+        lines.append("  Every check passed" + (", the hidden ones included." if any(v.hidden for v in verdicts) else "."))
     return "\n".join(lines)

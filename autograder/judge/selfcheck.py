@@ -5,6 +5,12 @@ It runs the same pipeline as the batch grader, in-process: probes → ``call_stu
 ``Score`` (a float whose repr is the rounded score), which nbgrader reads from the cell's
 result for partial credit. It never raises for a wrong answer and never lets the student's
 warnings reach stderr.
+
+``hidden=False`` is the student's self-check: the feedback says which visible checks passed
+and that they are not the grade, and the result (still the number nbgrader validates with)
+shows in the notebook as those words, not as a score. Under ``nbgrader validate`` the
+feedback of a check that fails goes to stderr, the part of a failing cell nbgrader's
+validator shows (the Lab's Validate button included).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import warnings
 from typing import Any, Callable
 
 STUDENT_ENV = "AUTOGRADER_STUDENT_ID"
+VALIDATING_ENV = "NBGRADER_VALIDATING"     # set by nbgrader's Validator for the kernel it starts
 
 
 class Score(float):
@@ -30,6 +37,19 @@ class Score(float):
         return repr(float(self))
 
     __str__ = __repr__
+
+
+class VisibleChecks(Score):
+    """The self-check's result: to nbgrader the visible checks' share of the points (what
+    ``nbgrader validate`` needs), to the student the words ``what`` in the notebook."""
+
+    def __new__(cls, value: float, what: str) -> "VisibleChecks":
+        result = super().__new__(cls, value)
+        result.what = what
+        return result
+
+    def _repr_markdown_(self) -> str:
+        return self.what
 
 
 def grading_context(cwd: str | None = None) -> tuple[str, str]:
@@ -122,7 +142,7 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
             if not hidden:
                 seed = None
             from autograder.inside.calling import call_student
-            from autograder.judge.feedback import render
+            from autograder.judge.feedback import render, visible_summary
             from autograder.judge.grading import run_exercise
             from autograder.protocol.rules import rules_for
             rules = rules_for(ex)
@@ -130,8 +150,14 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 _student_sources(fn) if rules.policed else ([], True))
             verdicts, violation, value = run_exercise(ex, functools.partial(call_student, fn, rules=rules), seed,
                                                       srcs, _graded_name(name, fn), notebook=notebook)
-            print(render(ex, verdicts, violation, value), file=out)
+            text = render(ex, verdicts, violation, value, graded=hidden)
+            failed = bool(violation) or value < ex.points
+        # nbgrader's validator shows a failing cell's errors and stderr, nothing of its stdout
+        print(text, file=sys.stderr if failed and os.environ.get(VALIDATING_ENV) else out)
+        if hidden:
             return Score(value)
+        return VisibleChecks(value, f"{name}: {visible_summary(verdicts)}. Not your grade: hidden inputs and "
+                                    "special cases decide it.")
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - never zero the cell with a grader traceback

@@ -21,6 +21,7 @@ import nbformat
 
 from autograder.course import declarations
 from autograder.judge import feedback
+from autograder.judge.diagnoses import cell_diagnoses
 from autograder.course.authoring import Exercise
 from autograder.intake.cells import grade_id as _grade_id, is_test as _is_test, meta as _meta, points as _points, source as _source
 from autograder.intake.cells import tested_exercise
@@ -28,7 +29,7 @@ from autograder.judge.grading import run_exercise
 from autograder.judge.policy import compile_error
 from autograder.batch.jobs import CellResult, Limits, NotebookJob, NotebookResult
 from autograder.intake.cell_plan import plan_cells
-from autograder.protocol.rules import rules_for, violation_diagnosis
+from autograder.protocol.rules import rules_for
 from autograder.notebook.recording import record_decisions, unreadable
 from autograder.notebook.replies import sanitise, stream, well_formed
 from autograder.sandbox.session import ChildDied, Interrupted, close_shared_sandbox, shared_sandbox
@@ -177,9 +178,7 @@ def _grade_test_cell(session, cell, exercise, seeds, sources, limits, deadline, 
         return CellResult(0.0, points, [INTERNAL_ERROR], text)
     text = feedback.render(exercise, verdicts, violation, score)
     cell.outputs = [stream(text)]
-    diagnoses = ([violation_diagnosis(rules_for(exercise), violation)] if violation
-                 else sorted({v.diagnosis for v in verdicts if not v.passed}))
-    return CellResult(round(score, 2), points, diagnoses, text)
+    return CellResult(round(score, 2), points, cell_diagnoses(rules_for(exercise), verdicts, violation), text)
 
 
 def _run_code_cell(session, cell, limits) -> str | None:

@@ -34,42 +34,9 @@ from dataclasses import dataclass, field
 from autograder.course.directory import private_path
 from autograder.term import answers, similarity
 from autograder.intake import cells
+from autograder.judge import diagnoses as diagnosis_codes
 from autograder.gradebook.writer import NO_RESPONSE
 
-# Words for the diagnosis codes of compare.py; unknown codes are shown as they are.
-LABELS = {
-    "transpose": "transposed Jacobian",
-    "wrong_shape": "wrong shape",
-    "sign": "sign error",
-    "scaled": "off by a constant factor",
-    "rows_cols": "some rows/columns wrong",
-    "row_sum": "rows summed (a gradient, not a Jacobian)",
-    "gradient": "returned a gradient instead of the Jacobian",
-    "nan_inf": "NaN or Inf in the answer",
-    "none": "returned None",
-    "exception": "raised an exception",
-    "not_numeric": "returned something that is not numeric",
-    "too_large": "returned far more numbers than expected",
-    "autograd_used": "used autograd in a by-hand exercise",
-    "jacobian_built": "built the whole Jacobian in a matrix-free exercise",
-    "forbidden_call": "called a function the exercise does not allow",
-    "changed_argument": "changed the model it was given",
-    "off_by_one": "index off by one",
-    "squared": "the square of the answer (a missing square root)",
-    "square_root": "the square root of the answer",
-    "wrong_value": "wrong values",
-    "blank": "left blank",
-    "not_run": "not run (the notebook's process died)",
-    "timeout": "timed out",
-    "row_scaled": "rows scaled wrongly (e.g. a missing activation derivative)",
-    "diagonal": "returned only the diagonal, not the matrix",
-    "not_int": "a float where an int is expected (a shape or an index)",
-    "out_of_range": "a negative index",
-    "complement": "the complement (1 - the answer)",
-    "not_dead": "neurons not all dead at the returned x",
-    "internal_error": "grader could not compare (internal error)",
-}
-NOT_A_MISTAKE = {"ok", "pass", "passed"}
 CATEGORIES = ("full", "partial", "wrong", "blank")
 CATEGORY_COLOURS = {"full": "#3a8a4f", "partial": "#e0a526", "wrong": "#c0392b", "blank": "#b8b8b8"}
 AWAITING = "awaiting"
@@ -222,7 +189,7 @@ def collect(course, assignment: str) -> ReportData:
                 if ex is not None and ex.categories.get(sid) == "blank":
                     continue          # not answered: not a mistake to re-explain
                 for code in set(cell.get("diagnoses") or []):
-                    if code not in NOT_A_MISTAKE:
+                    if diagnosis_codes.founded(code):
                         data.diagnoses[(gid, code)].add(sid)
                         data.feedback[(gid, code)][sid] = cell.get("message") or ""
         for nb_name in side.get("unknown_notebooks", []):
@@ -304,7 +271,7 @@ class Diagnosis:
 
     @property
     def label(self) -> str:
-        return LABELS.get(self.code, self.code)
+        return diagnosis_codes.label(self.code)
 
 
 def common_diagnoses(data: ReportData) -> list[Diagnosis]:

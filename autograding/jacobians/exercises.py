@@ -453,3 +453,114 @@ EXERCISES = [
              reference=value(saturated_share),
              visible=fraction_visible, hidden=fraction_hidden),
 ]
+
+
+# ----------------------------------------------------------------------------- misreadings
+# For each exercise, the plausible misreadings of its question that its probes in general
+# position must tell from the right answer (tests/test_misreadings.py checks it for many
+# seeds): each is the answer a student who read the exercise that way would return.
+# Misreadings that only a special case can catch (ReLU's slope at 0) are not listed: the
+# special cases are there for them.
+
+def _jac(f, x):
+    return torch.func.jacrev(f)(x)
+
+
+def _slope(z, activation):
+    return torch.func.vmap(torch.func.grad(ACTIVATIONS[activation]))(z)
+
+
+def _chained(weights, biases, x, activation, *, slopes=True, last=False, first_to_last=False):
+    """An MLP's Jacobian chained layer by layer, right with the defaults; else without the
+    activations' slopes, with a slope after the last layer too, or multiplied first to last."""
+    J, h = None, x
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        z = W @ h + b
+        active = last or k < len(weights) - 1
+        Jk = _slope(z, activation)[:, None] * W if active and slopes else W
+        J = Jk if J is None else (J @ Jk if first_to_last else Jk @ J)
+        h = ACTIVATIONS[activation](z) if k < len(weights) - 1 else z
+    return J
+
+
+MISREADINGS = {
+    "jacobian_by_hand": {
+        "rows for inputs, columns for outputs (the transpose)": lambda p: _jac(f_xy, p).T,
+        "the columns ∂/∂x and ∂/∂y swapped": lambda p: _jac(f_xy, p).flip(1),
+        "∂(x·y) as (x, y) instead of (y, x)": lambda p: torch.stack([_jac(f_xy, p)[0], p, _jac(f_xy, p)[2]]),
+        "the gradient of the summed outputs": lambda p: _jac(f_xy, p).sum(0),
+    },
+    "numerical_jacobian": {
+        "divided by h, not 2h": lambda f, x, h=1e-5: 2 * _jac(f.torch_forward, x),
+        "one row per input (the transpose)": lambda f, x, h=1e-5: _jac(f.torch_forward, x).T,
+        "f(x + h) - f(x - h) without dividing": lambda f, x, h=1e-5: 2 * h * _jac(f.torch_forward, x),
+    },
+    "affine_jacobian": {
+        "Wᵀ (inputs as rows)": lambda W, b, x: W.T,
+        "the value W x + b": lambda W, b, x: W @ x + b,
+        "W with b as an extra column": lambda W, b, x: torch.cat([W, b[:, None]], dim=1),
+    },
+    "network_jacobian_shape": {
+        "(inputs, outputs): the transpose": lambda s: (s[0], s[-1]),
+        "(number of layers, inputs): depth for the output width": lambda s: (len(s) - 1, s[0]),
+        "(number of widths, inputs)": lambda s: (len(s), s[0]),
+        "(outputs, number of layers)": lambda s: (s[-1], len(s) - 1),
+        "the first layer's shape": lambda s: (s[1], s[0]),
+        "the last layer's shape": lambda s: (s[-1], s[-2]),
+    },
+    "layer_jacobian": {
+        "W: the activation ignored": lambda W, b, x, activation: W.clone(),
+        "diag(a(z)) W: the activation, not its slope":
+            lambda W, b, x, activation: ACTIVATIONS[activation](W @ x + b)[:, None] * W,
+        "the slope at W x, without b": lambda W, b, x, activation: _slope(W @ x, activation)[:, None] * W,
+        "(diag(a'(z)) W)ᵀ": lambda W, b, x, activation: (_slope(W @ x + b, activation)[:, None] * W).T,
+        "diag(a'(z)) without W": lambda W, b, x, activation: torch.diag(_slope(W @ x + b, activation)),
+    },
+    "mlp_jacobian": {
+        "the weights multiplied, activations ignored":
+            lambda weights, biases, x, activation="tanh": _chained(weights, biases, x, activation, slopes=False),
+        "an activation after the last layer too":
+            lambda weights, biases, x, activation="tanh": _chained(weights, biases, x, activation, last=True),
+        "chained first to last": lambda weights, biases, x, activation="tanh":
+            _chained(weights, biases, x, activation, first_to_last=True),
+        "the last layer's W only": lambda weights, biases, x, activation="tanh": weights[-1].clone(),
+    },
+    "relu_jacobian": {
+        "diag(relu(z)): the function, not its slope": lambda z: torch.diag(torch.relu(z)),
+        "diag(sign(z))": lambda z: torch.diag(torch.sign(z)),
+        "the identity": lambda z: torch.eye(len(z), dtype=z.dtype),
+        "the slopes as a vector": lambda z: (z > 0).to(z.dtype),
+    },
+    "dead_input": {
+        "x = 0": lambda W, b: torch.zeros(W.shape[1], dtype=W.dtype),
+        "x = (-1, ..., -1)": lambda W, b: -torch.ones(W.shape[1], dtype=W.dtype),
+    },
+    "relu_vjp": {
+        "relu(z) * v: the function, not its slope": lambda z, v: torch.relu(z) * v,
+        "(v > 0) * z: z and v swapped": lambda z, v: (v > 0) * z,
+        "the slopes without v": lambda z, v: (z > 0).to(z.dtype),
+        "v back": lambda z, v: v.clone(),
+    },
+    "sigmoid_jacobian": {
+        "diag(σ(z)): the function, not its slope": lambda z: torch.diag(torch.sigmoid(z)),
+        "diag(1 - σ(z)²): tanh's formula": lambda z: torch.diag(1 - torch.sigmoid(z) ** 2),
+        "the slopes as a vector": lambda z: torch.sigmoid(z) * torch.sigmoid(-z),
+    },
+    "sigmoid_layer_jacobian": {
+        "diag(σ(z)) W": lambda W, b, x: torch.sigmoid(W @ x + b)[:, None] * W,
+        "the slope at W x, without b": lambda W, b, x: _slope(W @ x, "sigmoid")[:, None] * W,
+        "(diag(σ'(z)) W)ᵀ": lambda W, b, x: (_slope(W @ x + b, "sigmoid")[:, None] * W).T,
+        "W / 4, the slope at 0": lambda W, b, x: W / 4,
+    },
+    "saturated_fraction": {
+        "σ (not σ') below the threshold": lambda W, b, X, threshold=1e-3:
+            float((torch.sigmoid(X @ W.T + b) < threshold).to(F64).mean()),
+        "the unsaturated fraction": lambda W, b, X, threshold=1e-3: 1 - saturated_share(W, b, X, threshold),
+        "a count, not a fraction": lambda W, b, X, threshold=1e-3:
+            saturated_share(W, b, X, threshold) * X.shape[0] * W.shape[0],
+        "the fraction of inputs with a saturated unit": lambda W, b, X, threshold=1e-3:
+            float((sigmoid_derivative(X @ W.T + b) < threshold).any(dim=1).to(F64).mean()),
+        "the fraction of units saturated on every input": lambda W, b, X, threshold=1e-3:
+            float((sigmoid_derivative(X @ W.T + b) < threshold).all(dim=0).to(F64).mean()),
+    },
+}

@@ -600,3 +600,119 @@ EXERCISES = [
         hint=depth_hint,
     ),
 ]
+
+
+# ----------------------------------------------------------------------------- misreadings
+# For each exercise, the plausible misreadings of its question that its probes in general
+# position must tell from the right answer (tests/test_misreadings.py checks it for many
+# seeds): each is the answer a student who read the exercise that way would return.
+
+def _jac(f, x):
+    return torch.func.jacrev(f)(x)
+
+
+def _tanh_slope(z):
+    return 1 - torch.tanh(z) ** 2
+
+
+def _column_argmax(scores):
+    return int(torch.as_tensor(scores).argmax())
+
+
+def _product(weights):
+    out = weights[0]
+    for W in weights[1:]:
+        out = W @ out
+    return out
+
+
+def _block_norms(weights, biases, x, residual):
+    norms, h = [], x
+    for block in blocks(weights, biases, residual):
+        norms.append(float(torch.linalg.matrix_norm(_jac(block, h), ord=2)))
+        h = block(h)
+    return norms
+
+
+MISREADINGS = {
+    "tiny_net_jacobian": {
+        "W2 W1: the tanh between the layers ignored": lambda W1, b1, W2, b2, x: W2 @ W1,
+        "W2 diag(tanh(z)) W1: the activation, not its slope":
+            lambda W1, b1, W2, b2, x: W2 @ (torch.tanh(W1 @ x + b1)[:, None] * W1),
+        "the slope at W1 x, without b1": lambda W1, b1, W2, b2, x: W2 @ (_tanh_slope(W1 @ x)[:, None] * W1),
+        "the transpose": lambda W1, b1, W2, b2, x: (W2 @ (_tanh_slope(W1 @ x + b1)[:, None] * W1)).T,
+    },
+    "linear_prediction": {
+        "f(x0 + dx) itself": lambda f, x0, dx: f(x0 + dx),
+        "J dx without f(x0)": lambda f, x0, dx: torch.func.jvp(f, (x0,), (dx,))[1],
+        "f(x0) - J dx": lambda f, x0, dx: f(x0) - torch.func.jvp(f, (x0,), (dx,))[1],
+        "f(x0) alone": lambda f, x0, dx: f(x0),
+    },
+    "most_sensitive_input": {
+        "the largest row: the most sensitive output": lambda f, x: _column_argmax(_jac(f, x).norm(dim=1)),
+        "the column of the largest single |entry|": lambda f, x: int(_jac(f, x).abs().max(dim=0).values.argmax()),
+        "the largest |column sum|": lambda f, x: _column_argmax(_jac(f, x).sum(dim=0).abs()),
+        "the largest column 1-norm": lambda f, x: _column_argmax(_jac(f, x).abs().sum(dim=0)),
+        "the largest input |x_j|": lambda f, x: _column_argmax(x.abs()),
+        "the smallest column": lambda f, x: int(_jac(f, x).norm(dim=0).argmin()),
+    },
+    "polar_jacobian": {
+        "rows for inputs (the transpose)": lambda r, theta: polar_jacobian_reference(r, theta).T,
+        "the columns r and θ swapped": lambda r, theta: polar_jacobian_reference(r, theta).flip(1),
+        "without the factor r": lambda r, theta: torch.stack([torch.stack([torch.cos(theta), -torch.sin(theta)]),
+                                                            torch.stack([torch.sin(theta), torch.cos(theta)])]),
+        "the sign of ∂x/∂θ dropped": lambda r, theta: polar_jacobian_reference(r, theta).abs()
+            * torch.sign(torch.stack([torch.stack([torch.cos(theta), r * torch.sin(theta)]),
+                                      torch.stack([torch.sin(theta), r * torch.cos(theta)])])),
+    },
+    "coupling_log_det": {
+        "the sum of the diagonal exp(s), not of its logs": lambda W, b, x:
+            float(torch.exp(torch.tanh(W @ x[:W.shape[0]] + b)).sum()),
+        "det J itself, not its log": lambda W, b, x: float(torch.exp(torch.tanh(W @ x[:W.shape[0]] + b).sum())),
+        "the mean of s, not its sum": lambda W, b, x: float(torch.tanh(W @ x[:W.shape[0]] + b).mean()),
+        "s taken at x₂, not x₁": lambda W, b, x: float(torch.tanh(W @ x[W.shape[0]:] + b).sum()),
+    },
+    "spectral_norm": {
+        "the Frobenius norm of J": lambda f, x, iters=200: float(torch.linalg.norm(_jac(f, x))),
+        "the largest |eigenvalue| of J (power iteration on J)": lambda f, x, iters=200:
+            float(torch.linalg.eigvals(_jac(f, x)).abs().max()),
+        "the largest column norm": lambda f, x, iters=200: float(_jac(f, x).norm(dim=0).max()),
+        "the largest |entry|": lambda f, x, iters=200: float(_jac(f, x).abs().max()),
+    },
+    "fgsm": {
+        "a step along the gradient, not its sign": lambda model, x, y, eps: x + eps * torch.func.grad(
+            lambda v: mean_cross_entropy(model, v, y))(x),
+        "a step down the loss": lambda model, x, y, eps: 2 * x - fgsm_reference(model, x, y, eps),
+        "the perturbation alone": lambda model, x, y, eps: fgsm_reference(model, x, y, eps) - x,
+        "the loss against the predicted class": lambda model, x, y, eps:
+            fgsm_reference(model, x, model(x).argmax(dim=1), eps),
+    },
+    "saliency": {
+        "the predicted class's saliency": lambda model, x, target: _jac(model, x)[int(model(x).argmax())].abs(),
+        "the signed derivatives": lambda model, x, target: _jac(model, x)[target],
+        "the column norms of the Jacobian": lambda model, x, target: _jac(model, x).norm(dim=0),
+        "|∂ (sum of the logits) / ∂x|": lambda model, x, target: _jac(model, x).sum(dim=0).abs(),
+    },
+    "lipschitz_bound": {
+        "the norm of the product of the matrices": lambda weights: float(torch.linalg.matrix_norm(_product(weights), ord=2)),
+        "the product of Frobenius norms": lambda weights: math.prod(float(torch.linalg.norm(W)) for W in weights),
+        "the sum of the norms": lambda weights: sum(float(torch.linalg.matrix_norm(W, ord=2)) for W in weights),
+        "the largest norm": lambda weights: max(float(torch.linalg.matrix_norm(W, ord=2)) for W in weights),
+    },
+    "residual_jacobian": {
+        "the block without the skip: diag(tanh'(z)) W": lambda W, b, x: _tanh_slope(W @ x + b)[:, None] * W,
+        "I + W: the slope ignored": lambda W, b, x: torch.eye(len(x), dtype=x.dtype) + W,
+        "I + diag(tanh(z)) W: the activation, not its slope":
+            lambda W, b, x: torch.eye(len(x), dtype=x.dtype) + torch.tanh(W @ x + b)[:, None] * W,
+        "the transpose": lambda W, b, x: (torch.eye(len(x), dtype=x.dtype) + _tanh_slope(W @ x + b)[:, None] * W).T,
+    },
+    "depth_sensitivity": {
+        "products of each block's norm (the upper bound)": lambda weights, biases, x, residual:
+            np.cumprod(_block_norms(weights, biases, x, residual)),
+        "each block's own norm": lambda weights, biases, x, residual: np.array(_block_norms(weights, biases, x, residual)),
+        "the plain blocks whatever residual says": lambda weights, biases, x, residual:
+            depth_sensitivity_reference(weights, biases, x, False),
+        "the norm of the whole stack only, repeated": lambda weights, biases, x, residual:
+            np.full(len(weights), depth_sensitivity_reference(weights, biases, x, residual)[-1]),
+    },
+}
