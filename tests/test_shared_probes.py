@@ -36,6 +36,7 @@ def test_shared_probes_are_the_same_for_every_student_and_the_own_ones_are_not()
     ex = _exercise()
     ada, bo = (probes(ex, seeds.exercise_seed(SECRET, s, ex.name)) for s in ("ada", "bo"))
     assert [p.label for p in ada] == ["x = (1, 2)", "small", "big"] and all(p.hidden for p in ada[1:])
+    assert [p.shared for p in ada] == [False, False, True]
     assert not torch.equal(ada[1].args[0], bo[1].args[0])
     assert torch.equal(ada[2].args[0], bo[2].args[0])
     other_course = probes(ex, seeds.exercise_seed(b"t" * 32, "ada", ex.name))
@@ -85,10 +86,17 @@ def test_a_share_file_is_written_again_only_when_its_tensor_or_the_file_changed(
         other[1] = 42.0
         files.put(0, other)
         assert np.fromfile(shared.path, dtype=np.float64)[1] == 42.0
+        files.clear_from(0)                               # a student's own probe: emptied
+        assert os.path.getsize(shared.path) == 0
+        files.put(0, other, shared=True)                  # a shared one stays for the next student
+        files.clear_from(0)
+        assert os.path.getsize(shared.path) == other.numel() * 8
+        before = os.stat(shared.path).st_ctime_ns
+        files.put(0, other, shared=True)
+        assert os.stat(shared.path).st_ctime_ns == before
+        files.put(0, big)                                 # the slot reused for an own probe
         files.clear_from(0)
         assert os.path.getsize(shared.path) == 0
-        files.put(0, other)
-        assert os.path.getsize(shared.path) == other.numel() * 8
     finally:
         files.close()
 

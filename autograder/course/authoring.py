@@ -118,7 +118,7 @@ def shared_probes(exercise: Exercise, seed: int | Seed | None = None) -> list[Pr
     if seed is None or exercise.shared is None:
         return []
     rng = np.random.default_rng(seed.shared if isinstance(seed, Seed) else int(seed))
-    return [dataclasses.replace(p, hidden=True) for p in exercise.shared(rng)]
+    return [dataclasses.replace(p, hidden=True, shared=True) for p in exercise.shared(rng)]
 
 
 # ----------------------------------------------------------------------------- references
