@@ -12,7 +12,10 @@
 #   make solutions  regenerate solutions/ from source/ (executed worked solutions)
 #                   Both are `python scripts/regenerate.py release|solutions`; without .venv/ they
 #                   run with $(PYTHON) when the package is installed there, and set nothing up.
-#   make bench      stock nbgrader vs `autograder grade` on synthetic classes (40 and 8 students, each assignment)
+#   make bench      stock nbgrader vs `autograder grade` on synthetic classes (40 and 8 students, each assignment),
+#                   with the fast path's profile by phase
+#   make bench-scale  a class of N students (default 1000) on the local pool and on a local Dask cluster:
+#                   speed, every process's peak memory, memory and /dev/shm flat, nothing left behind
 #   make bench-submit   `autograder serve` vs a stock collect/autograde/feedback loop: submit to fetchable feedback
 #   make fuzz       the long fuzzing run (FUZZ_EXAMPLES batches of FUZZ_BATCH broken submissions)
 #   make lab        JupyterLab with nbgrader's extensions for this course
@@ -29,7 +32,7 @@ PYTEST_ARGS ?=
 # nbgrader shells out to `alembic`, `jupyter` and the kernel's python: find the venv's first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-stock release solutions bench bench-submit lab hub clean-demo chromium deploy-deps hub-venv fuzz
+.PHONY: setup demo test test-stock release solutions bench bench-submit bench-scale lab hub clean-demo chromium deploy-deps hub-venv fuzz
 
 setup: $(STAMP)
 
@@ -134,6 +137,11 @@ bench: setup
 
 bench-submit: setup
 	$(PY) bench/bench_submit.py
+
+# Not part of `make test`: minutes (N=1000: the class is built, graded twice and checked).
+N ?= 1000
+bench-scale: setup
+	$(PY) bench/bench_scale.py --students $(N)
 
 # Minutes: FUZZ_EXAMPLES grading batches (default 20) of FUZZ_BATCH fuzzed students (default 24).
 fuzz: setup

@@ -160,14 +160,14 @@ def _student_function(root: Path, assignment: str, student: str, exercise):
 def probe_verdicts(root: Path, assignment: str, student: str, name: str):
     """The verdicts on every probe (the student's own hidden ones included) of one graded
     exercise, judged again here, to say which probes a mistake passed or failed."""
-    from autograder.course.seeds import course_secret, student_seed
+    from autograder.course.seeds import course_secret, exercise_seed
     from autograder.inside.calling import call_student
     from autograder.judge.grading import run_exercise
     from autograder.protocol.rules import rules_for
     root = Path(root)
     exercise = _declared(root, assignment)[name]
     fn = _student_function(root, assignment, student, exercise)
-    seed = student_seed(course_secret(str(root)), student, name)
+    seed = exercise_seed(course_secret(str(root)), student, name)
     verdicts, _, _ = run_exercise(exercise, functools.partial(call_student, fn, rules=rules_for(exercise)),
                                   seed, [])
     return verdicts

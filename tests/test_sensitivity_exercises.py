@@ -121,7 +121,7 @@ def test_references_from_products_agree_with_full_jacobians(seed):
 
 def test_hidden_probes_have_the_spec_sizes():
     rng = np.random.default_rng(5)
-    big = {name: max(EXERCISES[name].hidden(rng), key=_size)
+    big = {name: max(EXERCISES[name].shared(rng), key=_size)
            for name in ("linear_prediction", "coupling_log_det", "spectral_norm")}
     f, x0, _ = big["linear_prediction"].args
     assert x0.shape == (2 * 10 ** 6,) and f(x0).shape[0] <= 5

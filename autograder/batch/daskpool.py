@@ -3,6 +3,7 @@ cluster. The submitted notebook's bytes travel with the job, so a worker needs t
 installed but not the course directory."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -10,7 +11,7 @@ from typing import Iterable, Iterator
 
 from autograder.intake.files import NotRegularFile, read_regular
 from autograder.batch.jobs import NotebookJob, NotebookResult
-from autograder.batch.worker import DEFAULT_GRADER, failed_result, run_job
+from autograder.batch.worker import DEFAULT_GRADER, failed_result, release, run_job
 
 
 def run_shipped_job(job: NotebookJob, content: bytes, grader: str = DEFAULT_GRADER) -> NotebookResult:
@@ -68,3 +69,8 @@ class DaskPool:
             finally:
                 if futures:
                     client.cancel(list(futures))
+                # A Dask worker outlives the run, and its processes end without atexit: free
+                # the sandboxes' memory files and zygotes now (the next run starts them again);
+                # a worker gone by now has nothing of ours to free.
+                with contextlib.suppress(Exception):
+                    client.run(release, self.grader)

@@ -68,6 +68,14 @@ def run_job(job: NotebookJob, grader: str = DEFAULT_GRADER) -> NotebookResult:
     return res
 
 
+def release(grader: str = DEFAULT_GRADER) -> None:
+    """Run the grader's ``before_exit`` in a process that stays (a Dask worker, after a run):
+    its zygote ends and the memory its share files hold is freed."""
+    before_exit = _hook(grader, "before_exit")
+    if before_exit:
+        before_exit()
+
+
 def _serve_jobs(fd: int, grader: str) -> None:
     """A newborn worker: fork the zygote while still clean, then grade job after job."""
     from multiprocessing.connection import Connection
@@ -99,9 +107,7 @@ def _fork_worker(fd: int, grader: str) -> int:
     try:
         close_fds_except(fd)
         _serve_jobs(fd, grader)
-        before_exit = _hook(grader, "before_exit")
-        if before_exit:
-            before_exit()
+        release(grader)
     except BaseException:  # noqa: BLE001 - the pool learns of it from the exit code
         code = 1
         traceback.print_exc()

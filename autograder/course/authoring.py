@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from autograder.course.seeds import Seed
 from autograder.protocol.rules import KINDS
 from autograder.protocol.values import Expected, Probe
 
@@ -40,6 +41,8 @@ class Exercise:
     reference: Callable[[Probe], Expected]
     visible: Callable[[], list[Probe]]
     hidden: Callable[[np.random.Generator], list[Probe]]
+    # hidden probes every student gets the same (see ``exercise``), drawn from the course's seed
+    shared: Callable[[np.random.Generator], list[Probe]] | None = None
     rtol: float = 1e-5
     atol: float = 1e-8
     # (probe, got, expected) -> a sentence or None, for a wrong answer of the right shape or type
@@ -55,6 +58,7 @@ class Exercise:
 def exercise(*, name: str, kind: str, answer: str, reference: Callable[[Probe], Expected],
              visible: Sequence[Probe] | Callable[[], list[Probe]],
              hidden: Callable[[np.random.Generator], list[Probe]],
+             shared: Callable[[np.random.Generator], list[Probe]] | None = None,
              rtol: float = 1e-5, atol: float = 1e-8, hint=None, forbid: Mapping[str, str] | None = None) -> Exercise:
     """Declare one exercise (see the module docstring); a mistake in the declaration fails here,
     when the course is loaded, with the exercise's name in the message.
@@ -67,16 +71,23 @@ def exercise(*, name: str, kind: str, answer: str, reference: Callable[[Probe], 
     ``Probe`` declared (``.args`` and ``.kwargs`` as written, tensors included; ``.label``,
     ``.edge``, ``.hidden``). For ``matrix`` and ``vector`` answers ``got`` and ``expected`` are
     float64 numpy arrays of the same shape; for ``scalar`` two floats; for ``index`` the
-    student's value and the expected int. ``shape`` and ``property`` answers get no hint."""
+    student's value and the expected int. ``shape`` and ``property`` answers get no hint.
+
+    ``shared(rng)`` returns hidden probes that every student gets the same, drawn from the
+    course's seed (``seeds.shared_seed``) instead of the student's: the probes at scale (a
+    10**7-entry vector, a map on R^20000), whose drawing and reference would otherwise cost
+    more than the student's call, once per student. The grader draws them and computes their
+    references once per worker process and reuses them read-only; a reference must not change
+    its probe."""
     if kind not in KINDS:
         raise ValueError(f"exercise {name!r}: kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
     if answer not in ANSWERS:
         raise ValueError(f"exercise {name!r}: answer must be one of {', '.join(map(repr, ANSWERS))}, not {answer!r}")
-    if not callable(hidden):
-        raise TypeError(f"exercise {name!r}: hidden must be a function of a numpy Generator returning probes")
+    if not callable(hidden) or not (shared is None or callable(shared)):
+        raise TypeError(f"exercise {name!r}: hidden and shared must be functions of a numpy Generator returning probes")
     shown = visible if callable(visible) else (lambda fixed=tuple(visible): list(fixed))
     return Exercise(name=name, kind=kind, answer=answer, reference=reference, visible=shown, hidden=hidden,
-                    rtol=rtol, atol=atol, hint=hint, forbid=dict(forbid or {}),
+                    shared=shared, rtol=rtol, atol=atol, hint=hint, forbid=dict(forbid or {}),
                     arg_names=getattr(reference, "arg_names", ()))
 
 
@@ -86,13 +97,28 @@ def probe(*args: Any, label: str = "", edge: bool = False, **kwargs: Any) -> Pro
     return Probe(args=args, kwargs=kwargs, label=label, edge=edge)
 
 
-def probes(exercise: Exercise, seed: int | None = None) -> list[Probe]:
-    """The visible probes, plus the hidden ones drawn from ``seed`` when it is given."""
+def probes(exercise: Exercise, seed: int | Seed | None = None) -> list[Probe]:
+    """The visible probes, plus the hidden ones drawn from ``seed`` when it is given: the
+    student's own, then the shared ones."""
+    return [*own_probes(exercise, seed), *shared_probes(exercise, seed)]
+
+
+def own_probes(exercise: Exercise, seed: int | Seed | None = None) -> list[Probe]:
+    """The visible probes, plus the student's own hidden ones when ``seed`` is given."""
     out = list(exercise.visible())
     if seed is not None:
-        rng = np.random.default_rng(int(seed))
+        rng = np.random.default_rng(seed.student if isinstance(seed, Seed) else int(seed))
         out += [dataclasses.replace(p, hidden=True) for p in exercise.hidden(rng)]
     return out
+
+
+def shared_probes(exercise: Exercise, seed: int | Seed | None = None) -> list[Probe]:
+    """The hidden probes every student shares, when ``seed`` is given (a plain int, as in
+    tests, draws them from a generator of their own seeded with it)."""
+    if seed is None or exercise.shared is None:
+        return []
+    rng = np.random.default_rng(seed.shared if isinstance(seed, Seed) else int(seed))
+    return [dataclasses.replace(p, hidden=True, shared=True) for p in exercise.shared(rng)]
 
 
 # ----------------------------------------------------------------------------- references

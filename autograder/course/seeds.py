@@ -2,13 +2,16 @@
 
 The secret is 32 random bytes in ``<course_root>/.autograder/secret`` (mode 0600, created on
 first use, never committed). A student's seed for an exercise is an HMAC of the student id
-and the exercise name, so the instructor can reproduce every hidden probe a student saw.
+and the exercise name, so the instructor can reproduce every hidden probe a student saw; the
+probes every student shares (``exercise(shared=...)``) have a seed of the course's, an HMAC
+of the exercise name alone.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
 
 from autograder.course.directory import private_path
 from autograder.intake.cells import tested_exercise
@@ -52,8 +55,27 @@ def student_seed(secret: bytes, student_id: str, exercise_name: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def notebook_seeds(secret: bytes, student_id: str, notebook) -> dict[str, int]:
+@dataclass(frozen=True)
+class Seed:
+    """What draws one student's hidden probes of one exercise: ``student`` their own, and
+    ``shared`` the course's, for the probes every student gets."""
+    student: int
+    shared: int
+
+
+def shared_seed(secret: bytes, exercise_name: str) -> int:
+    """The course's seed for an exercise's shared probes: HMAC-SHA256(secret, "\\0shared\\0<exercise>")
+    (no student id holds a NUL, so it is no student's seed)."""
+    digest = hmac.new(secret, f"\0shared\0{exercise_name}".encode("utf-8"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def exercise_seed(secret: bytes, student_id: str, exercise_name: str) -> Seed:
+    return Seed(student=student_seed(secret, student_id, exercise_name), shared=shared_seed(secret, exercise_name))
+
+
+def notebook_seeds(secret: bytes, student_id: str, notebook) -> dict[str, Seed]:
     """exercise -> seed for every autograded test cell ``test_<name>`` of the instructor's
     ``notebook`` (a NotebookNode or its JSON as a dict): the exercises it can grade."""
     names = {tested_exercise(cell) for cell in notebook["cells"]} - {None}
-    return {name: student_seed(secret, student_id, name) for name in sorted(names)}
+    return {name: exercise_seed(secret, student_id, name) for name in sorted(names)}

@@ -136,9 +136,9 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                       f"folder (the one with nbgrader_config.py) or set {COURSE_ENV} to that folder.", file=out)
                 return Score(0.0) if hidden else None
             if hidden and seed is None:
-                from autograder.course.seeds import course_secret, student_seed
+                from autograder.course.seeds import course_secret, exercise_seed
                 root, student = grading_context()
-                seed = student_seed(course_secret(root), student, name)
+                seed = exercise_seed(course_secret(root), student, name)
             if not hidden:
                 seed = None
             from autograder.inside.calling import call_student

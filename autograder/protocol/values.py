@@ -20,12 +20,14 @@ class Probe:
     a single unit, a square matrix) where some wrong answers coincide with the right one: it
     can only take credit away (see ``scoring.score``). Every other probe is in general
     position, where each trivial or typical wrong answer differs from the right one.
+    ``shared`` marks a hidden probe every student gets (``exercise(shared=...)``).
     """
     args: tuple
     kwargs: dict = field(default_factory=dict)
     label: str = ""
     hidden: bool = False
     edge: bool = False
+    shared: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,14 +48,14 @@ class Session:
         self.files_skipped: list[str] = []
         self.skipped: list[str] = []      # submitted files the child's working folder lacks, and why
 
-    def _share_big_tensors(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    def _share_big_tensors(self, args: tuple, kwargs: dict, shared: bool) -> tuple[tuple, dict]:
         import torch
         slots = itertools.count()
         files = self.sandbox.share_files()
 
         def share(value):
             if isinstance(value, torch.Tensor) and value.element_size() * value.nelement() > SHARE_BYTES:
-                return files.put(next(slots), value)
+                return files.put(next(slots), value, shared=shared)
             return value
         shared = tuple(share(v) for v in args), {k: share(v) for k, v in kwargs.items()}
         files.clear_from(next(slots))
@@ -144,7 +144,7 @@ class Session:
     def call(self, name: str, probe, rules, timeout: float, *, max_numbers: int):
         """``rules``: the exercise's ``policy.Rules``, for the tracer in the child;
         ``max_numbers``: the most numbers the child reads of the answer."""
-        args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs))
+        args, kwargs = self._share_big_tensors(tuple(probe.args), dict(probe.kwargs), probe.shared)
         shared = dataclasses.replace(probe, args=args, kwargs=kwargs)
         return self._roundtrip({"op": "call", "name": name, "probe": shared, "rules": rules,
                                 "max_numbers": max_numbers}, timeout)

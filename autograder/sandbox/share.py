@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import weakref
 
 from autograder.inside.shared import load_shared
 
@@ -47,6 +48,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _signature(fd: int) -> tuple[int, int, int]:
+    st = os.fstat(fd)
+    return st.st_ino, st.st_ctime_ns, st.st_size
+
+
 class ShareFiles:
     """Memory-backed files that carry big probe tensors to the children, one per argument slot.
 
@@ -66,6 +72,8 @@ class ShareFiles:
         self.dir = tempfile.mkdtemp(prefix=f"{SHARE_PREFIX}{os.getpid()}-", dir=SHARE_ROOT)
         os.chmod(self.dir, 0o711)
         self.fds: list[int] = []
+        # slot -> (the tensor last written, its version then, the file's signature, shared)
+        self.held: dict[int, tuple] = {}
 
     def _path(self, slot: int) -> str:
         return os.path.join(self.dir, f"{slot}.bin")
@@ -90,22 +98,40 @@ class ShareFiles:
             self.fds.append(fd)
         return fd
 
-    def put(self, slot: int, tensor) -> _Shared:
-        data = memoryview(tensor.detach().contiguous().numpy()).cast("B")
+    def put(self, slot: int, tensor, *, shared: bool = False) -> _Shared:
+        """``shared``: the tensor is part of a probe every student gets, so its file may stay
+        for the next students' children (``clear_from`` leaves it)."""
         fd = self._fd(slot)
-        written = 0
-        while written < len(data):
-            written += os.pwrite(fd, data[written:], written)
-        os.ftruncate(fd, len(data))
+        if self._holds(slot, fd, tensor):
+            ref, version, signature, _ = self.held[slot]
+        else:
+            data = memoryview(tensor.detach().contiguous().numpy()).cast("B")
+            written = 0
+            while written < len(data):
+                written += os.pwrite(fd, data[written:], written)
+            os.ftruncate(fd, len(data))
+            ref, version, signature = weakref.ref(tensor), tensor._version, _signature(fd)
+        self.held[slot] = (ref, version, signature, shared)
         return _Shared(self._path(slot), tensor)
 
+    def _holds(self, slot: int, fd: int, tensor) -> bool:
+        """Whether the slot's file still holds exactly this tensor as we wrote it: the same
+        object, unchanged since, and a file nobody touched (a write, a chmod or a truncate
+        moves its ctime). A probe every student shares is then written once, not per call."""
+        ref, version, signature, _ = self.held.get(slot, (None, None, None, False))
+        return ref is not None and ref() is tensor and tensor._version == version and _signature(fd) == signature
+
     def clear_from(self, slot: int) -> None:
-        """Empty the slots a call did not use: no child reads an earlier student's probe."""
-        for fd in self.fds[slot:]:
-            os.ftruncate(fd, 0)
+        """Empty the slots a call did not use, but those holding a shared probe: no child reads
+        an earlier student's own probe."""
+        for index, fd in enumerate(self.fds[slot:], start=slot):
+            if not self.held.get(index, (None, None, None, False))[3]:
+                os.ftruncate(fd, 0)
+                self.held.pop(index, None)
 
     def close(self) -> None:
         for fd in self.fds:
             os.close(fd)
         self.fds = []
+        self.held = {}
         shutil.rmtree(self.dir, ignore_errors=True)

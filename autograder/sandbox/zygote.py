@@ -22,12 +22,16 @@ import socket
 import sys
 
 PR_SET_CHILD_SUBREAPER = 36
+_prepared = False
 
 
 def prepare() -> None:
     """Pay every one-off cost once, not in each child: imports, lazy torch.func machinery,
     matplotlib's font cache and first PNG render. A process that forks zygotes (the local
-    pool's fork server) calls this first, so its zygotes are warm at birth."""
+    pool's fork server) calls this first, so its zygotes are warm at birth and skip it."""
+    global _prepared
+    if _prepared:
+        return
     import io
 
     import numpy  # noqa: F401
@@ -52,6 +56,7 @@ def prepare() -> None:
     import matplotlib_inline.backend_inline  # noqa: F401
     import autograder.inside.calling  # noqa: F401  (the child-side engine code)
     import autograder.inside.child  # noqa: F401
+    _prepared = True
 
 
 def _describe(status: int) -> str:

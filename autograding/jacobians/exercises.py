@@ -319,9 +319,7 @@ def big_relu_vjp_probe(rng, n=10 ** 7):
 
 
 def relu_vjp_hidden(rng):
-    return [*(probe(T(z), T(signed(rng, len(z))), label=label, edge=edge)
-              for z, label, edge in relu_inputs(rng, "z, v")),
-            big_relu_vjp_probe(rng)]
+    return [probe(T(z), T(signed(rng, len(z))), label=label, edge=edge) for z, label, edge in relu_inputs(rng, "z, v")]
 
 
 # --- sigmoid_saturation.ipynb -------------------------------------------------------------
@@ -439,7 +437,7 @@ EXERCISES = [
              reference=value(relu_pullback),
              visible=[probe(T([2.0, -1.0, 3.0, -0.5]), T([1.0, 2.0, 3.0, 4.0]), label="z = (2, -1, 3, -0.5), v = (1, 2, 3, 4)"),
                       probe(T([0.0, 0.5, -0.5]), T([1.0, 1.0, 1.0]), label="z = (0, 0.5, -0.5), v = (1, 1, 1)", edge=True)],
-             hidden=relu_vjp_hidden),
+             hidden=relu_vjp_hidden, shared=lambda rng: [big_relu_vjp_probe(rng)]),
     exercise(name="sigmoid_jacobian", kind="by hand", answer="matrix", rtol=1e-6, atol=1e-12,
              reference=jacobian(lambda z: torch.sigmoid(z), wrt="z"),
              visible=[probe(T([0.0, 10.0]), label="z = (0, 10)"), probe(T([-1.0, 0.5, 2.0]), label="z = (-1, 0.5, 2)")],

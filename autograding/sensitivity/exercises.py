@@ -217,12 +217,15 @@ def linear_prediction_hidden(rng):
                 break
         f = TanhMap(A, c)
         out.append(probe(f, T(x0), T(dx), label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
+    return out
+
+
+def linear_prediction_shared(rng):
     n, m = 2 * 10 ** 6, 3
     # means away from 0, so that J dx and the second-order rest are both far above the tolerance
     x0, dx = big_uniform(rng, n, lo=-1.0, hi=3.0), big_uniform(rng, n, lo=-0.1, hi=0.3)
     f = Readout(signed(rng, 2 * m, lo=0.1, hi=0.4).reshape(m, 2), signed(rng, m, lo=0.3, hi=1.0))
-    out.append(probe(f, x0, dx, label=f"f = tanh(C (mean x, mean x²) + c) with {n:,} inputs and {m} outputs"))
-    return out
+    return [probe(f, x0, dx, label=f"f = tanh(C (mean x, mean x²) + c) with {n:,} inputs and {m} outputs")]
 
 
 def _clear_winner(J, A=None):
@@ -273,8 +276,11 @@ def _coupling_probe(rng, d, **options):
 
 
 def coupling_hidden(rng):
-    return [*(_coupling_probe(rng, d, label=f"d = {d}") for d in (2, int(rng.integers(3, 9)), 40)),
-            _coupling_probe(rng, 3000, label="d = 3000: the (6000, 6000) Jacobian would take 288 MB")]
+    return [_coupling_probe(rng, d, label=f"d = {d}") for d in (2, int(rng.integers(3, 9)), 40)]
+
+
+def coupling_shared(rng):
+    return [_coupling_probe(rng, 3000, label="d = 3000: the (6000, 6000) Jacobian would take 288 MB")]
 
 
 # ----------------------------------------------------------------------------- robustness
@@ -313,10 +319,13 @@ def spectral_norm_hidden(rng):
     for m, n in ((4, 4), (6, 6), distinct_sizes(rng, lo=3, hi=9)):
         f, x = _gapped_map(rng, m, n)
         out.append(probe(f, x, label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
+    return out
+
+
+def spectral_norm_shared(rng):
     n = 20_000
     f, x = _big_square_map(rng, n)
-    out.append(probe(f, x, label=f"f on R^{n:,} (its Jacobian would take 3.2 GB)"))
-    return out
+    return [probe(f, x, label=f"f on R^{n:,} (its Jacobian would take 3.2 GB)")]
 
 
 def _fgsm_probe(rng, k, d, classes, dead_features=0, **options):
@@ -524,7 +533,7 @@ EXERCISES = [
         reference=value(linear_prediction_reference),
         visible=lambda: [probe(seed_map, T([1.5, 2.0]), T([0.1, -0.05]),
                                label="f(x, y) = (x² + y, sin(x)·y) at (1.5, 2), dx = (0.1, -0.05)")],
-        hidden=linear_prediction_hidden,
+        hidden=linear_prediction_hidden, shared=linear_prediction_shared,
     ),
     exercise(
         name="most_sensitive_input", kind="free", answer="index",
@@ -545,7 +554,7 @@ EXERCISES = [
         reference=value(coupling_log_det_reference),
         visible=lambda: [probe(T([[0.5, -1.0], [2.0, 0.3]]), T([0.1, -0.4]), T([1.0, -0.5, 2.0, 0.7]),
                                label="d = 2")],
-        hidden=coupling_hidden,
+        hidden=coupling_hidden, shared=coupling_shared,
         forbid={name: DETERMINANT_FORBIDDEN for name in (
             "torch.linalg.det", "torch.linalg.slogdet", "torch.det", "torch.logdet", "torch.slogdet",
             "numpy.linalg.det", "numpy.linalg.slogdet")},
@@ -557,7 +566,7 @@ EXERCISES = [
         visible=lambda: [probe(seed_map, T([1.5, 2.0]), label="f(x, y) = (x² + y, sin(x)·y) at (1.5, 2)"),
                          probe(TanhMap([[1.0, 2.0, 0.0], [0.5, -1.0, 1.5]], [0.1, -0.2]), T([0.3, -0.1, 0.2]),
                                label="f = tanh(A x + c) from R^3 to R^2")],
-        hidden=spectral_norm_hidden,
+        hidden=spectral_norm_hidden, shared=spectral_norm_shared,
         rtol=1e-4,
         hint=spectral_norm_hint,
     ),
