@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from autograder.judge import grading
+from autograder.judge.policy import compile_error
 
 from hostile_harness import (FULL, POINTS, TESTS, ZERO, assert_outputs_are_the_graders, cell_index, insert_after,
                              outputs_of, scores, set_source, student_code, text_of)
@@ -68,7 +69,7 @@ def test_autograd_in_the_methods_of_the_returned_object_gains_nothing(grader):
     assert scores(result) == {**FULL, "test_jacobian_by_hand": (0.0, 3.0)}
     by_hand = result.cells["test_jacobian_by_hand"]
     assert by_hand.diagnoses == ["autograd_used"]
-    assert "`torch.autograd.functional`" in by_hand.message or "torch.autograd.functional" in by_hand.message
+    assert "`torch.autograd.functional.jacobian`" in by_hand.message
     assert_outputs_are_the_graders(result)
 
 
@@ -115,16 +116,11 @@ def test_a_cell_python_cannot_compile_costs_only_itself(grader, case):
     result = grader.grade(nb)
     assert scores(result) == FULL
     assert result.problems == [f"code cell In [{SETUP_CELL + 1}] could not be compiled "
-                               f"({_refusal(result, source)}); the notebook was graded without it"]
+                               f"({compile_error(source)}); the notebook was graded without it"]
     assert reason in result.problems[0]
     said = text_of(outputs_of(result, source[:12]))
     assert f"Cell In [{SETUP_CELL + 1}] could not be compiled" in said and "graded without it" in said
     assert_outputs_are_the_graders(result)
-
-
-def _refusal(result, source: str) -> str:
-    from autograder.judge.policy import compile_error
-    return compile_error(source)
 
 
 def test_honest_callable_objects_partials_and_bound_methods_earn_full_marks(grader):

@@ -565,3 +565,23 @@ def test_an_unpoliced_answer_of_any_numeric_dtype_is_read():
             assert to_plain(answer, fresh=fresh).dtype == np.float64, (answer, fresh)
     free = call_student(lambda p: np.arange(6).reshape(3, 2), Probe((P,), {}, "t"))
     assert np.array_equal(free.value, np.arange(6.0).reshape(3, 2))
+
+
+def test_the_self_check_reads_the_whole_notebook(capsys, tmp_path, monkeypatch):
+    """check() in a notebook reads every cell the student ran (IPython's `In`), by the same rules."""
+    from IPython.core.interactiveshell import InteractiveShell
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    shell = InteractiveShell.instance()
+    try:
+        honest = textwrap.dedent(HONEST["sigmoid and friends"])
+        for cell in ("import torch\nimport threading", honest,
+                     "from autograder import check\nscore = check('jacobian_by_hand', jacobian_by_hand)"):
+            shell.run_cell(cell, store_history=True)
+        assert shell.user_ns["score"] == 0
+        assert "`threading` (cell 1, line 2)" in capsys.readouterr().out
+        shell.run_cell(honest.replace("jacobian_by_hand", "clean"), store_history=True)
+        shell.run_cell("score = check('jacobian_by_hand', clean, sources=['import torch', In[-2]])",
+                       store_history=True)
+        assert shell.user_ns["score"] == 3
+    finally:
+        InteractiveShell.clear_instance()
