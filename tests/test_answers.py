@@ -82,7 +82,7 @@ def test_a_scalar_within_rtol_is_accepted(value):
 
 
 @pytest.mark.parametrize("value,diagnosis", [
-    (2.75 * (1 + 2e-4), "wrong_value"), (-2.75, "sign"), (2.75 ** 2, "squared"), (2.75 ** 0.5, "square_root"),
+    (2.75 * (1 + 2e-4), "close"), (2.75 * 1.1, "wrong_value"), (-2.75, "sign"), (2.75 ** 2, "squared"), (2.75 ** 0.5, "square_root"),
     (3 * 2.75, "scaled"), (float("nan"), "nan_inf"), (float("inf"), "nan_inf"), ([2.75, 1.0], "wrong_shape"),
     ("2.75", "not_numeric"), (None, "none"),
 ])

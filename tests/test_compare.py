@@ -183,3 +183,70 @@ def test_relu_hint_names_zero_preactivation():
     got = np.diag([1.0, 1.0, 0.0])  # derivative 1 at 0
     v = judge(ex, probe, Outcome(got, "ndarray"), ex.reference(probe))
     assert not v.passed and any("z = 0" in d for d in v.details)
+
+
+# ----------------------------------------------------------------------------- precise diagnoses
+
+def _gelu_jacobians():
+    z = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    exact = torch.func.jacrev(torch.nn.functional.gelu)(z).numpy()
+    tanh_form = torch.func.jacrev(lambda v: torch.nn.functional.gelu(v, approximate="tanh"))(z).numpy()
+    return exact, tanh_form
+
+
+def test_a_near_miss_is_close_and_states_the_tolerance():
+    exact, tanh_form = _gelu_jacobians()
+    assert 5e-4 < np.abs(exact - tanh_form).max() < 9e-4
+    ok, code, msg = d(tanh_form, exact)
+    assert (ok, code) == (False, "close")
+    assert "largest difference is 0.000867" in msg and "atol 1e-08 + rtol 1e-05" in msg
+    assert "an approximation" in msg and "GELU" in msg and "all rows and columns" not in msg
+
+
+def test_a_near_miss_of_a_scalar_is_close_too():
+    ex = EXERCISES["saturated_fraction"]
+    probe = probes(ex)[0]
+    exp = ex.reference(probe)
+    v = judge(ex, probe, Outcome(exp.value * 1.001, "float"), exp)
+    assert v.diagnosis == "close" and "rtol 1e-05" in v.message
+
+
+def test_an_elementwise_jacobian_wrong_only_on_its_diagonal():
+    exact, _ = _gelu_jacobians()
+    got = exact.copy()
+    got[np.diag_indices(7)] += np.linspace(0.1, 0.7, 7) * (np.arange(7) % 2)   # a term missing, here and there
+    ok, code, msg = d(got, exact)
+    assert code == "diagonal_only"
+    assert "(i, i) for i = 1, 3, 5" in msg and "3 of 7" in msg and "diag(f'(z))" in msg
+
+
+def test_one_wrong_row_and_one_wrong_column_are_named_as_such():
+    got = J.copy()
+    got[1] = [1.0, 2.0]                    # ∂(x·y) as (x, y)
+    ok, code, msg = d(got)
+    assert code == "one_row" and "only row 1 (output f_1)" in msg
+    got = J.copy()
+    got[:, 0] += [1.0, 2.0, 3.0]
+    ok, code, msg = d(got)
+    assert code == "one_column" and "only column 0 (input x_0)" in msg
+    got = J.copy()
+    got[2, 0] = 1.0                        # a single entry: its row and its column
+    assert d(got)[1] == "rows_cols"
+
+
+def test_a_sign_wrong_on_some_entries_only():
+    got = J.copy()
+    got[0, 0] *= -1
+    got[1, 1] *= -1
+    ok, code, msg = d(got)
+    assert code == "sign_some" and "(0, 0), (1, 1)" in msg and "2 of 5 nonzero entries" in msg
+    ok, code, msg = d([1.0, -2.0, 3.0], [1.0, 2.0, 3.0], kind="vector")
+    assert code == "sign_some" and "components 1" in msg
+
+
+def test_no_constant_factor_where_one_nonzero_entry_cannot_tell_a_scale_from_another_error():
+    for got, exp in (([[3.0]], [[2.0]]), ([[0.0, 5.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0]]), ([7.0], [2.0])):
+        ok, code, msg = d(got, exp)
+        assert code != "scaled" and "factor" not in msg, (got, msg)
+    assert "the single entry should be 2, you returned 3" in d([[3.0]], [[2.0]])[2]
+    assert d(3 * SQ, SQ)[1] == "scaled"     # with many nonzero entries the factor is a finding

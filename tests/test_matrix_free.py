@@ -284,7 +284,7 @@ def _grade(declared, source: str, name="directional"):
 
 def test_a_matrix_free_answer_from_products_earns_full_marks():
     verdicts, violation, score, text = _grade(_exercise(), PRODUCTS["jvp"])
-    assert (violation, score) == ([], 2) and "All checks passed" in text
+    assert (violation, score) == ([], 2) and "Every check passed" in text
 
 
 def test_a_jacobian_built_whole_scores_zero_with_a_message_that_says_why():

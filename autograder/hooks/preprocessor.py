@@ -12,9 +12,12 @@ running the instructor's code here for the others. The score nbgrader's SaveAuto
 reads is the cell's ``execute_result``, written by us (``recording.record_decisions``).
 
 ``SubmissionExporter`` reads each submitted notebook the way ``autograder grade`` does. Stock
-nbgrader fails every notebook of a student when one of them cannot be read or sanitised; here
+nbgrader grades nothing of a student after a notebook that cannot be read or sanitised; here
 that notebook alone is replaced by its released version, every graded cell of it scores 0, and
-the reason is logged and shown in its test cells.
+the reason is logged and shown in its test cells; the other notebooks are graded, and then
+``RegularFilesAutograde`` reports the submission as failed, as stock does (the command exits 1
+naming the notebook). ``RestoredCellsOverwrite`` is nbgrader's OverwriteCells, quiet about test
+cells the grader itself restored.
 
 ``RegularFilesAutograde`` copies the submission's other files into ``autograded/`` as
 ``autograder grade`` does: regular files only. Stock copies them with ``shutil.copy``, which
@@ -31,10 +34,10 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, BaseConverter
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, OverwriteCells
 from traitlets import Bool, Float, Integer
 
-from autograder.intake.cells import grade_id
+from autograder.intake.cells import grade_id, is_test
 from autograder.intake.files import copy_beside_notebooks
 from autograder.batch.jobs import LIMIT_FIELDS, Limits, limits_from
 from autograder.course.seeds import course_secret, notebook_seeds
@@ -104,12 +107,30 @@ def _declared_exercises(coursedir, info, instructor) -> dict:
 
 
 UNREADABLE = "autograder_unreadable"    # resources key: why the submitted file was replaced
+RESTORED = "autograder_restored"        # resources key: grade_id -> the source the grader gave a test cell
+
+
+class RestoredCellsOverwrite(OverwriteCells):
+    """nbgrader's OverwriteCells, quiet about the checksum of a test cell exactly as the grader
+    itself put it back (``SubmissionExporter``: a declared exercise's test cell as released,
+    its hidden tests graded from the declaration): that change is the grader's, not the
+    student's. A student's edit of a test cell is named where the grader undoes it."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        restored = resources.get(RESTORED, {}).get(grade_id(cell))
+        self._by_the_grader = restored is not None and cell.get("source") == restored
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name, attr, old, new) -> None:
+        if attr == "checksum" and self._by_the_grader:
+            self.log.debug("test cell %s: its hidden tests are graded from the course's declarations", name)
+            return
+        super().report_change(name, attr, old, new)
 
 
 def _scored_zero(nb, reason: str):
     """The stand-in for an unreadable submission: every test cell 0, with the reason (as
     ``autograder grade`` records it)."""
-    from autograder.intake.cells import is_test
     from autograder.notebook.recording import record_decisions, unreadable
 
     for cell in nb.cells:
@@ -126,6 +147,7 @@ class SubmissionExporter(NotebookExporter):
     def __init__(self, **kw):
         super().__init__(**kw)
         self._replaced: dict[tuple, str] = {}    # (assignment, student, notebook) -> reason
+        self.ungradable: dict[tuple, list[str]] = {}   # (assignment, student) -> "notebook: reason", until told
 
     def from_filename(self, filename, resources=None, **kw):
         from autograder.intake.cell_plan import plan_cells
@@ -160,7 +182,7 @@ class SubmissionExporter(NotebookExporter):
                                           metadata=copy.deepcopy((released or student).metadata))
             if _is_kernelspec(student.metadata.get("kernelspec")):     # checked as stock checks it
                 nb.metadata.kernelspec = student.metadata.kernelspec
-            return self.from_notebook_node(nb, copy.deepcopy(resources), **kw)
+            return self.from_notebook_node(nb, _restored_by_us(nb, resources), **kw)
         except BadSubmission as exc:
             reason = str(exc)
         except Exception as exc:  # noqa: BLE001 - nbgrader's sanitising rejected the student's file
@@ -171,7 +193,16 @@ class SubmissionExporter(NotebookExporter):
             raise BadSubmission(f"{who}: {reason} (and there is no released notebook to stand in for it)")
         self.log.warning("%s: %s; every graded cell of it scores 0", who, reason)
         self._replaced[key] = reason
-        return self.from_notebook_node(released, resources, **kw)
+        self.ungradable.setdefault(key[:2], []).append(f"{name}: {reason}")
+        return self.from_notebook_node(released, _restored_by_us(released, resources), **kw)
+
+
+def _restored_by_us(nb, resources: dict) -> dict:
+    """``resources`` with the test cells of ``nb``, the notebook the grader rebuilt, named as
+    restored (for ``RestoredCellsOverwrite``)."""
+    resources = copy.deepcopy(resources)
+    resources[RESTORED] = {grade_id(c): c.source for c in nb.cells if is_test(c)}
+    return resources
 
 
 def _course_path(coursedir, step: str, assignment: str, notebook: str) -> str:
@@ -235,20 +266,44 @@ class _RegularFilesOnly(BaseConverter):
             self.log.warning("%s/%s: %s", student_id, assignment_id, line)
 
 
+class UngradableNotebooks(Exception):
+    """Some notebooks of a submission could not be graded (each scored 0 with its reason, the
+    others graded): raised once the submission's last notebook is done, so that nbgrader
+    handles the submission as failed, names it and exits non-zero at the end."""
+
+
 class RegularFilesAutograde(Autograde, _RegularFilesOnly):
     """nbgrader's Autograde, with its copy of a submission's other files done by _RegularFilesOnly
-    (Autograde.init_assignment reaches it through super(), in BaseConverter's place)."""
+    (Autograde.init_assignment reaches it through super(), in BaseConverter's place), and a
+    submission with a notebook that could not be graded reported as failed after all its
+    notebooks are graded (``UngradableNotebooks``)."""
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        self._submission = (assignment_id, student_id)
+        super().init_assignment(assignment_id, student_id)
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        super().convert_single_notebook(notebook_filename)
+        if notebook_filename == self.notebooks[-1]:
+            ungradable = getattr(self.exporter, "ungradable", {}).pop(self._submission, None)
+            if ungradable:
+                raise UngradableNotebooks(f"{self._submission[1]}/{self._submission[0]}: could not be graded, "
+                                          f"scored 0: {'; '.join(ungradable)}")
 
 
 def install(c) -> None:
     """Put SandboxedExecute in the place of Execute in an nbgrader config object ``c``, read
-    submissions with SubmissionExporter and copy their other files with RegularFilesAutograde."""
+    submissions with SubmissionExporter, check their cells with RestoredCellsOverwrite and copy
+    their other files with RegularFilesAutograde."""
     from nbgrader.apps import api, autogradeapp
 
     # nbgrader has no setting for the converter class: the command and the Formgrader's API
     # each make an Autograde by this name.
     autogradeapp.Autograde = api.Autograde = RegularFilesAutograde
     c.Autograde.exporter_class = "autograder.hooks.preprocessor.SubmissionExporter"
+    c.Autograde.sanitize_preprocessors = [
+        RestoredCellsOverwrite if p is OverwriteCells else p
+        for p in Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default()]
     c.Autograde.autograde_preprocessors = [
         "autograder.hooks.preprocessor.SandboxedExecute" if getattr(p, "__name__", "") == "Execute" else p
         for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]

@@ -152,6 +152,9 @@ def diagnose_array(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float,
         where = (_where_2d(np.argwhere(flipped)) if exp.ndim == 2 else f"components {_indices(np.where(flipped)[0])}")
         return False, "sign_some", say("sign_some", where=where, count=int(flipped.sum()),
                                        total=int(np.count_nonzero(nonzero)))
+    if exp.size == 1:
+        return False, "wrong_value", say("wrong_value", detail=f"the single entry should be {fmt_value(exp.item())}, "
+                                                               f"you returned {fmt_value(got.item())}")
     if exp.ndim == 2:
         return False, *_diagnose_matrix(got, exp, bad, rtol, atol)
     if exp.ndim == 1:

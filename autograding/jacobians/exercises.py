@@ -153,11 +153,18 @@ def network_shape(layer_sizes):
 SHAPE_EXAMPLE = [3, 5, 4, 2, 1]  # the contract's visible example: shape (1, 3)
 
 
+def _no_count_for_a_width(sizes):
+    """Neither end width equals the number of layers or of widths: an answer that counts
+    layers where a width is asked differs."""
+    return not {sizes[0], sizes[-1]} & {len(sizes) - 1, len(sizes)}
+
+
 def shape_hidden(rng):
     out = []
     while len(out) < 4:
         sizes = widths(rng, int(rng.integers(3, 7)))
-        if (sizes[-1], sizes[0]) != (SHAPE_EXAMPLE[-1], SHAPE_EXAMPLE[0]):  # not the visible answer
+        # not the visible answer
+        if (sizes[-1], sizes[0]) != (SHAPE_EXAMPLE[-1], SHAPE_EXAMPLE[0]) and _no_count_for_a_width(sizes):
             out.append(probe(sizes, label=f"layer_sizes = {sizes}"))
     single = widths(rng, 2)
     out.append(probe(single, label=f"layer_sizes = {single}: a single layer", edge=True))
@@ -179,11 +186,21 @@ def relu_zero_layer(rng, m, n):
     return T(W), T(z - W @ x), T(x)      # exact: small integers and halves
 
 
+def _relu_needs_b(W, b, x):
+    """Some unit is active at W x + b and not at W x, or the other way: a layer read without
+    its bias gets other ReLU slopes."""
+    return bool(((W @ x + b) > 0).ne((W @ x) > 0).any())
+
+
 def layer_hidden(rng):
     out = []
     for act in ("relu", "tanh", "sigmoid"):
         m, n = distinct_sizes(rng, 2, 6)
-        out.append(probe(*layer_at(rng, mixed_signs(rng, m), n), act, label=f"random {m}×{n} layer, {act}"))
+        while True:
+            args = layer_at(rng, mixed_signs(rng, m), n)
+            if act != "relu" or _relu_needs_b(*args):
+                break
+        out.append(probe(*args, act, label=f"random {m}×{n} layer, {act}"))
     out.append(probe(*layer_at(rng, mixed_signs(rng, 3, hi=9.0), 4, scale=3.0), "sigmoid",
                      label="sigmoid layer with large weights"))
     m, n = distinct_sizes(rng, 2, 6)

@@ -228,30 +228,59 @@ def linear_prediction_shared(rng):
     return [probe(f, x0, dx, label=f"f = tanh(C (mean x, mean x²) + c) with {n:,} inputs and {m} outputs")]
 
 
-def _clear_winner(J, A=None):
-    """The index of J's largest column when it wins by 5 % and the usual wrong answers (the
-    largest row, the largest column sum, the largest column of A alone) point elsewhere."""
+def _clear_winner(J, A, x):
+    """The index of J's largest column when it wins by 5 % and the misreadings (the largest
+    row, the largest column sum, the column of the largest single entry, the largest column
+    1-norm, the largest column of A alone, the largest input) point elsewhere."""
     norms = np.linalg.norm(J, axis=0)
     j = int(norms.argmax())
     runner_up = np.partition(norms, -2)[-2]
     largest_row = int(np.linalg.norm(J, axis=1).argmax())
-    rivals = {largest_row, int(np.abs(J.sum(axis=0)).argmax())}
-    if A is not None:
-        rivals.add(int(np.linalg.norm(A, axis=0).argmax()))
+    rivals = {largest_row, int(np.abs(J.sum(axis=0)).argmax()), int(np.abs(J).max(axis=0).argmax()),
+              int(np.abs(J).sum(axis=0).argmax()), int(np.linalg.norm(A, axis=0).argmax()), int(np.abs(x).argmax())}
     # nor next to j, so the feedback can tell the largest row from an index counted from 1
     return j if norms[j] > 1.05 * runner_up and j not in rivals and abs(largest_row - j) > 1 else None
 
 
+def _planted_jacobian(rng, m, n):
+    """An m×n Jacobian (m ≥ 4) whose misreadings point at different columns: the answer has two
+    large entries of opposite signs (the largest 2-norm), another column one larger entry
+    (the largest single entry), another four equal ones (the largest 1-norm and column sum);
+    small entries elsewhere. Returns (J, the answer, the peak's row)."""
+    J = rng.uniform(-0.2, 0.2, (m, n))
+    answer, peak, flat = (int(j) for j in rng.choice(n, size=3, replace=False))
+    rows = rng.choice(m, size=2, replace=False)
+    J[rows, answer] = rng.uniform(2.5, 2.7, 2) * [1.0, -1.0]
+    peak_row = int(rng.integers(m))
+    J[peak_row, peak] = rng.choice([-1.0, 1.0]) * rng.uniform(2.8, 3.0)
+    J[rng.choice(m, size=4, replace=False), flat] = rng.choice([-1.0, 1.0]) * rng.uniform(1.45, 1.55, 4)
+    return J, answer, peak_row
+
+
+def _sensitive_probe(rng):
+    """f = tanh(A x + c) with its Jacobian at x planted (``_planted_jacobian``): the pre-activations
+    are chosen, the peak's unit nearly saturated so that A's own largest column is the peak's."""
+    while True:
+        m, n = distinct_sizes(rng, lo=4, hi=8)
+        J, answer, peak_row = _planted_jacobian(rng, m, n)
+        z = signed(rng, m, lo=0.1, hi=0.6)
+        z[peak_row] = np.sign(z[peak_row]) * rng.uniform(1.3, 1.6)
+        A = J / (1 - np.tanh(z) ** 2)[:, None]
+        x = rng.standard_normal(n)
+        f = TanhMap(A, z - A @ x)
+        if _clear_winner(torch.func.jacrev(f)(T(x)).numpy(), A, x) == answer:
+            return probe(f, T(x), label=f"f = tanh(A x + c) from R^{n} to R^{m}")
+
+
+def most_sensitive_visible():
+    return [probe(three_by_three, T([0.2, 2.5, -1.5]), edge=True,
+                  label="F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z)) at (0.2, 2.5, -1.5), the notebook's example: "
+                        "its largest column also holds its largest entry"),
+            _sensitive_probe(np.random.default_rng(11))]
+
+
 def most_sensitive_hidden(rng):
-    out = []
-    while len(out) < 4:
-        m, n = distinct_sizes(rng, lo=3, hi=8)
-        A, c, x = rng.standard_normal((m, n)), signed(rng, m, lo=0.2, hi=1.5), rng.standard_normal(n)
-        f = TanhMap(A, c)
-        J = torch.func.jacrev(f)(T(x)).numpy()
-        if _clear_winner(J, A) is not None:
-            out.append(probe(f, T(x), label=f"f = tanh(A x + c) from R^{n} to R^{m}"))
-    return out
+    return [_sensitive_probe(rng) for _ in range(4)]
 
 
 # ----------------------------------------------------------------------------- volume
@@ -538,8 +567,7 @@ EXERCISES = [
     exercise(
         name="most_sensitive_input", kind="free", answer="index",
         reference=value(most_sensitive_input_reference),
-        visible=lambda: [probe(three_by_three, T([0.2, 2.5, -1.5]),
-                               label="F(x, y, z) = (x² + y·z, sin(x·y), e^(x+z)) at (0.2, 2.5, -1.5)")],
+        visible=most_sensitive_visible,
         hidden=most_sensitive_hidden,
         hint=most_sensitive_hint,
     ),
@@ -719,8 +747,6 @@ MISREADINGS = {
         "products of each block's norm (the upper bound)": lambda weights, biases, x, residual:
             np.cumprod(_block_norms(weights, biases, x, residual)),
         "each block's own norm": lambda weights, biases, x, residual: np.array(_block_norms(weights, biases, x, residual)),
-        "the plain blocks whatever residual says": lambda weights, biases, x, residual:
-            depth_sensitivity_reference(weights, biases, x, False),
         "the norm of the whole stack only, repeated": lambda weights, biases, x, residual:
             np.full(len(weights), depth_sensitivity_reference(weights, biases, x, residual)[-1]),
     },
