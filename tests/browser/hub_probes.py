@@ -83,7 +83,7 @@ def http(port):
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
-    except OSError as exc:
+    except Exception as exc:                    # a ZeroMQ port does not speak HTTP
         return type(exc).__name__
 
 def unix_connect(path):
