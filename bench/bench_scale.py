@@ -16,7 +16,8 @@ For each assignment (default: every one with typical mistakes):
    cluster on loopback (`dask scheduler` and one `dask worker` process per core), each in a
    fresh copy of the course, while sampling every process of the run (the writer, the fork
    server, the workers, their zygotes, the Dask scheduler and workers) twice a second;
-4. prints the wall time, students per second, each process's peak memory (RSS), and checks
+4. prints the wall time, students per second, the CPU seconds of every process of the run
+   (the Dask cluster's included), each process's peak memory (RSS), and checks
    that memory and /dev/shm stay flat from the first hundred students (half of a smaller class)
    to the last, that nothing is left in /dev/shm or /tmp, and that the sample's gradebook
    cells agree with the reference.
