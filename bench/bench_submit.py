@@ -78,12 +78,11 @@ class Student:
         self.args = ["submit", ASG, "--student", name, "--course", COURSE_ID,
                      f"--Exchange.root={course / 'exchange'}"]
 
-    def ready_to_submit(self) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", SUBMITTER, *self.args], cwd=self.home, env=self.env,
+    def about_to_submit(self) -> subprocess.Popen:
+        """A process that imports nbgrader, says "ready" and submits when told."""
+        return subprocess.Popen([sys.executable, "-c", SUBMITTER, *self.args], cwd=self.home, env=self.env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True)
-        assert proc.stdout.readline().strip() == "ready"
-        return proc
 
     def feedback_pages(self) -> list[Path]:
         """Where fetch_feedback looks for this student's latest submission."""
@@ -102,7 +101,9 @@ class Student:
 
 def submit_together(students: list[Student]) -> dict[str, float]:
     """Every student's `nbgrader submit` at once; name -> seconds from submit returning to fetchable."""
-    procs = [(s, s.ready_to_submit()) for s in students]
+    procs = [(s, s.about_to_submit()) for s in students]
+    for s, p in procs:
+        assert p.stdout.readline().strip() == "ready", f"{s.name}'s nbgrader did not start"
     for _, p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()

@@ -56,9 +56,11 @@ def release_notice(course, arrival: Arrival, message: str) -> int:
     with os.fdopen(fd, "rb") as fh:
         secret = fh.read(MAX_SECRET_BYTES).decode("utf-8", "replace")
     try:
-        notebooks = sorted(n[:-len(".ipynb")] for n in os.listdir(folder) if n.endswith(".ipynb"))
+        handed_in = {n[:-len(".ipynb")] for n in os.listdir(folder) if n.endswith(".ipynb")}
     except OSError:
         return 0
+    # the assignment's notebooks only: the folder's names are the student's to choose
+    notebooks = sorted(handed_in & _notebooks_of(course, arrival.assignment))
     release = _releaser(course, arrival.assignment, arrival.student)
     release.init_dest()             # nbgrader's own feedback folder, made as release_feedback makes it
     for notebook in notebooks:
@@ -70,6 +72,11 @@ def release_notice(course, arrival: Arrival, message: str) -> int:
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     return len(notebooks)
+
+
+def _notebooks_of(course, assignment: str) -> set[str]:
+    source = course.source(assignment)
+    return {n[:-len(".ipynb")] for n in os.listdir(source) if n.endswith(".ipynb")}
 
 
 def _releaser(course, assignment: str, student: str):
