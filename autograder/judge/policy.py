@@ -604,9 +604,11 @@ class _NotebookScan:
     def dotted(self, dotted: str, cell: Cell, node: ast.AST) -> None:
         if dotted == "autograder" or _under(dotted, NOTEBOOK_ALLOWED):
             return
-        for name in sorted(NOTEBOOK_MODULES, key=len, reverse=True):
-            if _under(dotted, (name,)):
-                self.flag(dotted, NOTEBOOK_MODULES[name], cell, node)
+        parts = dotted.split(".")
+        for i in range(len(parts), 0, -1):      # the longest listed prefix decides
+            why = NOTEBOOK_MODULES.get(".".join(parts[:i]))
+            if why:
+                self.flag(dotted, why, cell, node)
                 return
 
     def imported(self, module: str, cell: Cell, node: ast.AST, names: list[str]) -> None:
