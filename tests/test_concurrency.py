@@ -1,6 +1,6 @@
 """Concurrent writers lose nothing, on SQLite and on PostgreSQL.
 
-While `autograder grade` (the real CLI, with the stand-in grader of test_batch taking two seconds
+While `autograder grade` (the real CLI, with the stand-in grader of test_batch taking four seconds
 per notebook) writes a class, this test records manual grades and comments the way the
 Formgrader's API does, for every student as soon as their submission is in the gradebook; a
 second `autograder grade` started meanwhile refuses, naming the first.  Afterwards every
@@ -25,7 +25,8 @@ from test_batch import ASG, FAKE, submit
 
 TESTS = str(Path(__file__).parent)
 STUDENTS = [f"s{i:02d}" for i in range(8)]
-SLOW = {"one": "# score: 1\n# sleep 2", "two": "# score: 0.5\n# sleep 2"}
+# Long enough that the first grader still runs after a second CLI starts on a loaded machine.
+SLOW = {"one": "# score: 1\n# sleep 4", "two": "# score: 0.5\n# sleep 4"}
 
 
 def _use_database(root: Path, db_url: str) -> None:
