@@ -67,7 +67,7 @@ def test_categories_course_order_and_blank_apart(graded_class):
     assert not any("finn" in d.students for d in diags)
     assert [(d.exercise, d.code, d.students) for d in diags] == [
         ("jacobian_by_hand", "transpose", ["ben", "bo"]), ("affine_jacobian", "none", ["cy"]),
-        ("relu_jacobian", "rows_cols", ["ben"])]
+        ("relu_jacobian", "diagonal_only", ["ben"])]
 
 
 def test_report_page_examples_and_links(graded_class, tmp_path):
