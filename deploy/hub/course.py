@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import grp
 import importlib.util
-import json
 import os
 import pwd
 import secrets
@@ -49,9 +48,6 @@ from settings import ASSIGNMENT, REPO, Settings  # noqa: E402
 from visible_checks import visible_only  # noqa: E402
 
 DEMO_STUDENTS = ("student1", "student2")
-# No pop-ups asking whether to fetch Jupyter's news or look for updates on the internet.
-LAB_DEFAULTS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
-                                                                "checkForUpdates": False}}
 # What of the checkout students' processes run (with the hub's Python, when it lives here).
 RUN_BY_STUDENTS = ("autograder", "deploy")
 
@@ -164,12 +160,6 @@ def setup_jupyter_config(s: Settings) -> None:
             os.chmod(dirname, 0o755)
         for path in target.rglob("*.json"):
             os.chmod(path, 0o644)
-    # the Lab's defaults for every user, read from its application settings of the hub's Python
-    overrides = s.venv / "share" / "jupyter" / "lab" / "settings" / "overrides.d"
-    overrides.mkdir(parents=True, exist_ok=True)
-    target = overrides / f"{s.course_id}.json"
-    target.write_text(json.dumps(LAB_DEFAULTS, indent=2), encoding="utf-8")
-    os.chmod(target, 0o644)
 
 
 def as_instructor(s: Settings, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ The test creates an instructor and two students (random names, removed afterward
    open the Formgrader;
 2. as the second student's uid, while the first one's kernel prints: nothing of it by any
    channel (TCP and Unix sockets, connection files, ZeroMQ on every endpoint found); the Lab's
-   terminal has the course's tools, and the Lab asks no one to fetch news;
+   terminal has the course's tools;
 3. as the second student's uid: no file of the course's private parts (the checkout's
    source/, solutions/, autograding/, tests, .git; the course root with the gradebook) through
    the shell, the contents API by a symlink, or nbgrader; their own visible checks still work;
@@ -364,17 +364,6 @@ def test_the_lab_terminal_has_the_courses_tools(hub, new_page, shots):
     shots(page, "the terminal")
     venv_bin = hub.settings.venv / "bin"
     assert (home / "tools.txt").read_text().split() == [str(venv_bin / "nbgrader"), str(venv_bin / "python"), "ok"]
-
-
-def test_the_lab_asks_no_one_to_fetch_news(hub, new_page):
-    first = hub.students[0]
-    page = new_page()
-    hub.open_lab(page, first)
-    response = page.request.get(
-        f"{hub.url}/user/{first}/lab/api/settings/@jupyterlab/apputils-extension:notification")
-    assert response.status == 200
-    defaults = response.json()["schema"]["properties"]     # the hub's, before any user setting
-    assert (defaults["fetchNews"]["default"], defaults["checkForUpdates"]["default"]) == ("false", False)
 
 
 def _private_parts(hub: Hub) -> list[Path]:
