@@ -90,7 +90,6 @@ class RegularFilesCollect(ExchangeCollect):
         finally:
             os.close(folder)
 
-
     def _exchange_time(self, src: str, folder: int, staging: str) -> None:
         """timestamp.txt in ``staging`` (a copy of ``folder``) checked against the folder's last
         change, measured after the copy so that no change to what was copied escapes it."""

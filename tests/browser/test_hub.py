@@ -7,7 +7,8 @@ The test creates an instructor and two students (random names, removed afterward
    jacobian.ipynb (the second with a transposed Jacobian), validates and submits, and may not
    open the Formgrader;
 2. as the second student's uid, while the first one's kernel prints: nothing of it by any
-   channel (TCP and Unix sockets, connection files, ZeroMQ on every endpoint found);
+   channel (TCP and Unix sockets, connection files, ZeroMQ on every endpoint found); the Lab's
+   terminal has the course's tools;
 3. as the second student's uid: no file of the course's private parts (the checkout's
    source/, solutions/, autograding/, tests, .git; the course root with the gradebook) through
    the shell, the contents API by a symlink, or nbgrader; their own visible checks still work;
@@ -237,6 +238,9 @@ def _submit_from_lab(hub: Hub, page: Page, shots, student: str, code: dict[str, 
     notebooks = page.locator("#fetched_assignments_list .collapse.in .list_item .item_name")
     notebooks.filter(has_text=re.compile(f"^{NOTEBOOK}$")).locator("a").click()
     expect(labui.current_tab_label(page)).to_have_text(f"{NOTEBOOK}.ipynb", timeout=60_000)
+    for name in code:                            # a loaded machine renders the cells late
+        expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content",
+                            has_text=f"def {name}(")).to_have_count(1, timeout=60_000)
     for name, source in code.items():
         labui.set_source(page, labui.code_cell(page, f"def {name}("), source)
     labui.set_markdown(page, labui.markdown_cell(page, "YOUR ANSWER HERE"), answers.EXPLANATION)
@@ -338,6 +342,28 @@ def test_no_one_reaches_another_users_kernel(hub, new_page, shots):
     assert set(out["runtime folders"].values()) <= {"PermissionError"}, out
     assert set(out["unix connect"].values()) == {"PermissionError"}, out
     assert all(status != 200 for status in out["http"].values()), out
+
+
+def test_the_lab_terminal_has_the_courses_tools(hub, new_page, shots):
+    first = hub.students[0]
+    home = Path(pwd.getpwnam(first).pw_dir)
+    page = new_page()
+    hub.open_lab(page, first)
+    page.keyboard.press("Control+Shift+C")                  # the command palette
+    page.locator(".lm-CommandPalette-input").fill("New Terminal")
+    page.keyboard.press("Enter")
+    terminal = page.locator(".jp-Terminal .xterm")
+    expect(terminal).to_be_visible(timeout=60_000)
+    terminal.click()
+    page.keyboard.type("{ command -v nbgrader python; python -c 'import torch, autograder; print(\"ok\")'; }"
+                       " > ~/tools.txt 2>&1\n")
+    for _ in range(150):
+        if (home / "tools.txt").exists() and "ok" in (home / "tools.txt").read_text():
+            break
+        page.wait_for_timeout(200)
+    shots(page, "the terminal")
+    venv_bin = hub.settings.venv / "bin"
+    assert (home / "tools.txt").read_text().split() == [str(venv_bin / "nbgrader"), str(venv_bin / "python"), "ok"]
 
 
 def _private_parts(hub: Hub) -> list[Path]:
