@@ -4,23 +4,27 @@ Each prints one JSON object.  Attempts report "allowed" or the error's type; lis
 every endpoint they found and every message they received.
 """
 
-# Every means this machine offers to reach another user's running kernel: its TCP listeners
-# (/proc/net/tcp, ss), every Unix socket bound on the machine (/proc/net/unix, ss), the
-# connection files named on its processes' command lines and the folders holding them, and
-# ZeroMQ subscribers (IOPub) and dealers (shell, control, stdin) on all of them, listening
-# for `seconds`.  argv: victim uid, victim home, seconds.
-KERNEL_CHANNELS = r"""
-import glob, json, os, re, socket, subprocess, sys, time, urllib.request
-import zmq
-
-victim, home, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-
+# The start of every attempting probe: attempt(fn) is "allowed" or the error's type.
+ATTEMPT = r"""
+import json, os, sys
 def attempt(fn):
     try:
         fn()
         return "allowed"
     except OSError as exc:
         return type(exc).__name__
+"""
+
+# Every means this machine offers to reach another user's running kernel: its TCP listeners
+# (/proc/net/tcp, ss), every Unix socket bound on the machine (/proc/net/unix, ss), the
+# connection files named on its processes' command lines and the folders holding them, and
+# ZeroMQ subscribers (IOPub) and dealers (shell, control, stdin) on all of them, listening
+# for `seconds`.  argv: victim uid, victim home, seconds.
+KERNEL_CHANNELS = ATTEMPT + r"""
+import glob, re, socket, subprocess, time, urllib.request
+import zmq
+
+victim, home, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 
 ports = set()
 for table in ("/proc/net/tcp", "/proc/net/tcp6"):

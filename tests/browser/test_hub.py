@@ -442,17 +442,8 @@ def test_the_hubs_state_is_the_hubs_alone(hub):
 
 # Run as the second student: each attempt on the first student's files, by exact path;
 # prints {attempt: "allowed" or the error's type}.
-ATTEMPT = r"""
-import json, os, sys
-def attempt(fn):
-    try:
-        fn()
-        return "allowed"
-    except OSError as exc:
-        return type(exc).__name__
-"""
 
-SUBMISSION_ATTEMPTS = ATTEMPT + r"""
+SUBMISSION_ATTEMPTS = hub_probes.ATTEMPT + r"""
 inbound, theirs, home, forged = sys.argv[1:5]
 out = {
     "list inbound": attempt(lambda: os.listdir(inbound)),
@@ -471,7 +462,7 @@ with open(os.path.join(forged, "timestamp.txt"), "w") as fh:
 print(json.dumps(out))
 """
 
-FEEDBACK_ATTEMPTS = ATTEMPT + r"""
+FEEDBACK_ATTEMPTS = hub_probes.ATTEMPT + r"""
 feedback, theirs = sys.argv[1:3]
 print(json.dumps({
     "list feedback": attempt(lambda: os.listdir(feedback)),
@@ -494,7 +485,7 @@ def test_one_student_cannot_touch_anothers_submission(hub):
 
 FORGED_TIME = "2026-01-01 00:00:00"
 
-REWRITE = ATTEMPT + r"""
+REWRITE = hub_probes.ATTEMPT + r"""
 path, text = sys.argv[1:3]
 def rewrite():
     with open(path, "w") as fh:
