@@ -48,8 +48,10 @@ from settings import ASSIGNMENT, REPO, Settings  # noqa: E402
 from visible_checks import visible_only  # noqa: E402
 
 DEMO_STUDENTS = ("student1", "student2")
-# What of the checkout students' processes run (with the hub's Python, when it lives here).
-RUN_BY_STUDENTS = ("autograder", "deploy")
+# What of the checkout students' processes run (with the hub's Python, when it lives here);
+# .venv too: the grader's sandbox runs a submission from it under a throw-away uid, which may
+# import a library the warm-up did not. It holds installed packages only, nothing of the course.
+RUN_BY_STUDENTS = ("autograder", "deploy", ".venv")
 
 
 def _lab_script():
