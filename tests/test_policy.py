@@ -508,10 +508,9 @@ def test_a_thread_running_before_the_call_is_noted_when_the_process_should_be_al
         requests.put(p)
         return answers.get(timeout=10)
     outcome = call_student(asks, Probe((P,), {}, "t"), rules=Rules(kind="by hand"), alone=True)
-    assert outcome.autograd_calls[0] == ("another thread of the notebook was running when your function was called: "
-                                         "the grader cannot see what code in another thread or process computes")
-    # a test runner's own threads (pytest-xdist's) are still there when the call ends: noted again
-    assert all(c.startswith("another thread of the notebook was running") for c in outcome.autograd_calls)
+    # the test runner's own threads and children (pytest-xdist's) may be noted too
+    assert ("another thread of the notebook was running when your function was called: "
+            "the grader cannot see what code in another thread or process computes") in outcome.autograd_calls
     assert call_student(lambda p: p, Probe((P,), {}, "t"), rules=Rules(kind="by hand")).autograd_calls == ()
 
 
