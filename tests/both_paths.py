@@ -15,11 +15,21 @@ from pathlib import Path
 from autograder.dev import scaffold
 
 
+# What the routed command logs for a submission with a notebook it could not grade (that
+# notebook scores 0, the rest is graded); it then exits 1 at the end, as stock nbgrader does.
+UNGRADABLE = ": could not be graded, scored 0: "
+
+
+def autograde_finished(returncode: int, log: str) -> bool:
+    """Whether `nbgrader autograde` went through the class: 0, or 1 for ungradable notebooks only."""
+    return returncode == 0 or (returncode == 1 and UNGRADABLE in log)
+
+
 @contextlib.contextmanager
 def autograde_meanwhile(root: Path, assignment: str, *args: str, env: dict | None = None, timeout: float = 1800):
     """`nbgrader autograde --force` of the course ``root`` (routed, as its nbgrader_config.py says,
     unless ``env`` says otherwise), running while the block runs; on leaving the block it has
-    finished, and succeeded."""
+    finished, and went through the class (``autograde_finished``)."""
     log = root.parent / f"{root.name}-autograde.log"
     with open(log, "w+") as out:
         proc = subprocess.Popen([scaffold.venv_bin("nbgrader"), "autograde", assignment, "--force", *args],
@@ -33,7 +43,9 @@ def autograde_meanwhile(root: Path, assignment: str, *args: str, env: dict | Non
                 proc.kill()
                 proc.wait()
         out.seek(0)
-        assert proc.returncode == 0, f"nbgrader autograde failed ({proc.returncode}) in {root}:\n{out.read()[-4000:]}"
+        log = out.read()
+        assert autograde_finished(proc.returncode, log), \
+            f"nbgrader autograde failed ({proc.returncode}) in {root}:\n{log[-4000:]}"
 
 
 def grade_on_both_paths(course: Path, assignment: str, routed: Path) -> tuple[dict, dict]:
