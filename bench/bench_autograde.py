@@ -69,7 +69,7 @@ def build_course(dest: Path, n: int, assignment: str) -> Path:
     return course
 
 
-def _cpu_of_children() -> float:
+def cpu_of_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -77,7 +77,7 @@ def _cpu_of_children() -> float:
 def run_timed(cmd: list[str], *, cwd: Path, env: dict, log: Path) -> dict:
     """Run ``cmd``; its wall time, the CPU time of its whole process tree (every process it
     started and waited for), and when each progress line (``[k/N] ...``) appeared."""
-    cpu0, t0 = _cpu_of_children(), time.perf_counter()
+    cpu0, t0 = cpu_of_children(), time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, stdin=subprocess.DEVNULL)
     lines, progress = [], []
@@ -88,7 +88,7 @@ def run_timed(cmd: list[str], *, cwd: Path, env: dict, log: Path) -> dict:
     code = proc.wait()
     wall = time.perf_counter() - t0
     log.write_text("".join(lines))
-    return {"wall": wall, "cpu": _cpu_of_children() - cpu0, "progress": progress, "code": code,
+    return {"wall": wall, "cpu": cpu_of_children() - cpu0, "progress": progress, "code": code,
             "tail": "".join(lines[-30:])}
 
 
@@ -211,7 +211,7 @@ def measure(assignment: str, students: int, args, base: Path) -> dict:
         fast_cells = scaffold.gradebook_cells(fast_course, a)
         keys = sorted(k for k in stock_cells if sample is None or k[0] in sample)
         diffs = [(k, stock_cells[k], fast_cells.get(k, "absent")) for k in keys
-                 if not _same(stock_cells[k], fast_cells.get(k, "absent"))]
+                 if not same_cell(stock_cells[k], fast_cells.get(k, "absent"))]
         result["cells_compared"] = len(keys)
         result["cell_differences"] = [list(map(str, d)) for d in diffs]
         print(f"\ngradebooks compared cell by cell: {len(keys)} entries (auto_score and needs_manual_grade "
@@ -266,14 +266,20 @@ def main(argv=None) -> int:
         print(f"  {r['assignment']:<12} {r['students']:>3} students  autograder {r['fast_seconds']:6.1f} s "
               f"(CPU {r['fast_cpu']:.1f} s, first notebook at {r['fast_progress'][0]:.1f} s)  "
               f"stock {stock}  speed-up {ratio}{cpu};  one student regraded {r['regrade_seconds']:.1f} s")
-    os.makedirs(REPO / "bench" / "results", exist_ok=True)
-    out = REPO / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=1, default=str))
-    print(f"\nresults: {out}")
+    print(f"\nresults: {save_results('bench', results)}")
     return 1 if any(r.get("cell_differences") for r in results) else 0
 
 
-def _same(a, b) -> bool:
+def save_results(kind: str, results) -> Path:
+    """Write a run's figures to bench/results/<kind>-<time>.json; return the path."""
+    out = REPO / "bench" / "results" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str))
+    return out
+
+
+def same_cell(a, b) -> bool:
+    """Whether two gradebook cells agree (scores to 1e-9)."""
     if a is None or b is None or isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
         return a == b
     return abs(float(a) - float(b)) < 1e-9

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -48,6 +46,7 @@ from autograder.dev import samples, scaffold  # noqa: E402
 from autograder.course import seeds as secrets  # noqa: E402
 from autograder.sandbox.isolation import SCRATCH_ROOT  # noqa: E402
 from autograder.sandbox.share import SHARE_PREFIX, SHARE_ROOT  # noqa: E402
+from bench_autograde import cpu_of_children, same_cell, save_results  # noqa: E402
 
 HOSTILE_EVERY = 97   # in a large class; a small one gets each hostile kind about twice
 SLEEPER = "3517"     # how long the litterer's detached process would sleep: how we find it again
@@ -126,11 +125,6 @@ def sample_of(plan: dict, k: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- watching a run
-
-def _cpu_of_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
 
 def _status(pid: int) -> dict[str, int]:
     out = {}
@@ -365,14 +359,8 @@ class DaskCluster:
 def compare(reference: dict, graded: dict, students: list[str]) -> list[str]:
     keys = sorted(k for k in reference if k[0] in students)
     return [f"{'/'.join(k)}: reference={reference[k]} run={graded.get(k, 'absent')}" for k in keys
-            if not _same(reference[k], graded.get(k, "absent"))] + \
+            if not same_cell(reference[k], graded.get(k, "absent"))] + \
            [f"{'/'.join(k)}: absent from the reference" for k in graded if k[0] in students and k not in reference]
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None or isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
-        return a == b
-    return abs(float(a) - float(b)) < 1e-9
 
 
 def report(name: str, run: dict, students: int, early: int) -> list[str]:
@@ -435,7 +423,7 @@ def measure(assignment: str, args, base: Path) -> tuple[dict, list[str]]:
         course = base / pool
         shutil.copytree(template, course)
         cluster = None
-        cpu0 = _cpu_of_children()
+        cpu0 = cpu_of_children()
         try:
             if pool == "dask":
                 workdir = base / "dask-workers"
@@ -449,7 +437,7 @@ def measure(assignment: str, args, base: Path) -> tuple[dict, list[str]]:
         finally:
             if cluster:
                 cluster.close()
-        run["cpu"] = _cpu_of_children() - cpu0        # the Dask processes are waited for at close
+        run["cpu"] = cpu_of_children() - cpu0        # the Dask processes are waited for at close
         failed += report(pool, run, n, early)
         diffs = compare(reference, scaffold.gradebook_cells(course, assignment), sample)
         print(f"    gradebook against the reference, cell by cell, {len(sample)} students: "
@@ -505,10 +493,7 @@ def main(argv=None) -> int:
                 print(f"  {r['assignment']:<12} {r['students']} students, {pool:<5}: {p['wall']:7.1f} s, "
                       f"{p['students_per_second']:.2f} students/s, CPU {p['cpu'] / r['students']:.2f} s per student, "
                       f"largest grader process {max(v for k, v in p['peak_rss_mb'].items() if STUDENT not in k):.0f} MB")
-    os.makedirs(REPO / "bench" / "results", exist_ok=True)
-    out = REPO / "bench" / "results" / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=1, default=str))
-    print(f"results: {out}")
+    print(f"results: {save_results('scale', results)}")
     for f in failed:
         print(f"FAILED: {f}")
     return 1 if failed else 0

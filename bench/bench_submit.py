@@ -20,7 +20,6 @@ ratio stock / serve; the JSON goes to bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -36,7 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from autograder.course import seeds as secrets  # noqa: E402
 from autograder.dev import samples, scaffold  # noqa: E402
-from bench_autograde import STOCK_AUTOGRADE, STOCK_SANITIZE, roster  # noqa: E402
+from bench_autograde import STOCK_AUTOGRADE, STOCK_SANITIZE, roster, save_results  # noqa: E402
 
 ASG = "jacobians"
 COURSE_ID = "jacobians-dl"
@@ -188,10 +187,7 @@ def main() -> int:
         ratio = f"{k['p50'] / s['p50']:.1f}x" if s and k else "-"
         print(f"{n:>8}  {s['p50'] if s else float('nan'):9.1f}  {s['p95'] if s else float('nan'):9.1f}  "
               f"{k['p50'] if k else float('nan'):9.1f}  {k['p95'] if k else float('nan'):9.1f}  {ratio:>10}")
-    out = REPO / "bench" / "results" / f"submit-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"\n{out}")
+    print(f"\n{save_results('submit', results)}")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
