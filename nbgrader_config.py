@@ -89,7 +89,7 @@ c.GenerateFeedback.preprocessors = [
 ]
 
 # ===========================================================================================
-# HARDENED AUTOGRADE ROUTING (owned by the lead; issue 5).
+# HARDENED AUTOGRADE ROUTING
 # Routes stock `nbgrader autograde` and the Formgrader's autograde button through the
 # project's trusted grading path (autograder/hooks/preprocessor.py). Added below this line.
 # ===========================================================================================
