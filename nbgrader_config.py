@@ -65,6 +65,14 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
+# --- what students' own checks need -----------------------------------------------------------
+# generate_assignment writes release/<assignment>/visible_checks.py beside the notebooks: the
+# declarations' visible probes, references and hints, never the hidden probes; a student's
+# `check(...)` reads it wherever the released notebooks are (autograder/hooks/release.py).
+from autograder.hooks.release import release_visible_checks  # noqa: E402
+
+release_visible_checks(c)
+
 # --- late work ------------------------------------------------------------------------------
 # A notebook handed in after the student's own due date (the assignment's, plus any extension
 # from `autograder extend`) loses 10 % of its score per started day late, at most 50 %.

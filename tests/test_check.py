@@ -220,6 +220,7 @@ def test_a_students_own_nbgrader_config_does_not_hide_the_course(tmp_path, monke
 def test_a_check_that_cannot_find_its_exercise_says_how_and_scores_nothing(capfd):
     assert check("no_such_exercise", lambda x: x) is None
     said = capfd.readouterr().out
-    assert said.startswith("no_such_exercise was not checked, and this is no score: no autograded exercise called")
-    assert said.rstrip().endswith("or set AUTOGRADER_COURSE_ROOT to that folder.")
+    assert said.startswith("no_such_exercise was not checked, and this is no score: no exercise called "
+                           "'no_such_exercise' is declared in")
+    assert said.rstrip().endswith("or set AUTOGRADER_COURSE_ROOT to it.")
     assert check("no_such_exercise", lambda x: x, hidden=True) == 0.0     # graded: nothing found earns nothing

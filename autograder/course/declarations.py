@@ -19,8 +19,10 @@ import types
 from typing import TYPE_CHECKING
 
 from autograder.intake.cells import points, tested_exercise
-from autograder.course.directory import COURSE_ENV, EXERCISES_ENV, course_roots, exercises_directory
+from autograder.course.directory import (COURSE_ENV, EXERCISES_ENV, course_roots, exercises_directory,
+                                        find_course_root)
 from autograder.batch.jobs import Declarations
+from autograder.course.visible import VISIBLE_CHECKS
 
 DECLARATIONS = "exercises.py"
 
@@ -114,17 +116,32 @@ def assignment_exercises(root: str, assignment: str) -> dict[str, Exercise]:
     return notebooks_exercises(declared, os.path.join(root, "source", assignment))
 
 
-def find_exercise(name: str, cwd: str | None = None) -> Exercise:
-    """The exercise ``name`` for a notebook running in ``cwd`` (a student's ``check``): declared
-    by an assignment of the nearest course that declares it (``coursedir.course_roots``), its
-    points read from the notebooks beside ``cwd`` (else the assignment's source)."""
+def _released_beside(name: str, cwd: str) -> Exercise | None:
+    """Exercise ``name`` from the visible checks released with the notebooks in ``cwd``, if they declare it."""
+    path = os.path.join(cwd, VISIBLE_CHECKS)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            declared = {e.name: e for e in load(Declarations(path=path, source=fh.read()))}
+    except FileNotFoundError:
+        return None
+    if name not in declared:
+        return None
+    return notebooks_exercises([declared[name]], cwd).get(name, declared[name])
+
+
+def find_exercise(name: str, cwd: str | None = None, *, released: bool = True) -> Exercise:
+    """The exercise ``name`` for a notebook running in ``cwd`` (a student's ``check``).
+
+    First an assignment of the nearest course that declares it (``directory.course_roots``),
+    its points read from the notebooks beside ``cwd`` (else the assignment's source). With
+    ``released`` (a self-check, visible probes only) and ``cwd`` in no course, the visible
+    checks released beside the notebook (``course.visible``), which travel with it to wherever
+    the student works; inside a course they may be a student's submitted copy, never run. The
+    LookupError says what to do."""
     cwd = cwd or os.getcwd()
     roots = course_roots(cwd)
     if os.environ.get(EXERCISES_ENV):
         roots = roots[:1] or [""]
-    if not roots:
-        raise LookupError(f"no course found for exercise {name!r}: set {COURSE_ENV} to the course root "
-                          f"(or {EXERCISES_ENV} to its exercise declarations)")
     searched = []
     for root in roots:
         directory = exercises_directory(root)
@@ -137,4 +154,17 @@ def find_exercise(name: str, cwd: str | None = None) -> Exercise:
                 if name not in here and root:
                     here = notebooks_exercises([declared[name]], os.path.join(root, "source", assignment))
                 return here.get(name, declared[name])
-    raise LookupError(f"no autograded exercise called {name!r} in {' or '.join(dict.fromkeys(searched))}")
+    above = [os.environ.get(COURSE_ENV), find_course_root(cwd)]
+    if released and not any(root and os.path.isdir(exercises_directory(root)) for root in above):
+        found = _released_beside(name, cwd)
+        if found is not None:
+            return found
+        beside = os.path.join(cwd, VISIBLE_CHECKS)
+        if os.path.isfile(beside):
+            raise LookupError(f"{beside} has no exercise called {name!r}: fetch the assignment again for the "
+                              f"visible checks this notebook was released with")
+        raise LookupError(f"{VISIBLE_CHECKS}, released with this notebook, is not beside it in {cwd}: copy it "
+                          f"there from the assignment's folder (or fetch the assignment again)")
+    courses = " or ".join(dict.fromkeys(searched)) or "no course"
+    raise LookupError(f"no exercise called {name!r} is declared in {courses}: run it in the course folder (the "
+                      f"one with nbgrader_config.py) or set {COURSE_ENV} to it")

@@ -2,7 +2,8 @@
 
 ``preprocessor`` routes ``nbgrader autograde`` (and the Formgrader's button) through the
 trusted path, ``collect`` is ``nbgrader collect`` for regular files only, ``lateness`` the
-late-penalty plugin and its feedback.
+late-penalty plugin and its feedback,
+``release`` the visible checks ``nbgrader generate_assignment`` writes beside the notebooks.
 
 May import: ``intake``, ``course``, ``notebook``, ``batch.jobs``, nbgrader.
 """

@@ -128,12 +128,10 @@ def check(name: str, fn: Any, hidden: bool = False, *, seed: int | None = None,
                 return Score(0.0)
             from autograder.course.declarations import find_exercise
             try:
-                ex = find_exercise(name)
+                ex = find_exercise(name, released=not hidden)
             except LookupError as exc:
                 # not the student's mistake: no score to show (graded, nothing is found: 0)
-                from autograder.course.directory import COURSE_ENV
-                print(f"{name} was not checked, and this is no score: {exc}; open the notebook inside the course "
-                      f"folder (the one with nbgrader_config.py) or set {COURSE_ENV} to that folder.", file=out)
+                print(f"{name} was not checked, and this is no score: {exc}.", file=out)
                 return Score(0.0) if hidden else None
             if hidden and seed is None:
                 from autograder.course.seeds import course_secret, exercise_seed

@@ -13,7 +13,6 @@ course root, belong to the graders.  The hub's state directory holds:
 
     <state>/private/            root      0700  the hub's database and cookie secret
     <state>/jupyter-<role>/     root      0755  generated Jupyter config
-    <state>/visible-checks/     root      0755  what students' own checks read (visible_checks.py)
     <state>/runtime/            root      0711  not listable
         <uid>/                  the user  0700  their Jupyter runtime: connection files, kernels'
                                                 sockets (private_kernels.py)
@@ -45,7 +44,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from settings import ASSIGNMENT, REPO, Settings  # noqa: E402
-from visible_checks import visible_only  # noqa: E402
 
 DEMO_STUDENTS = ("student1", "student2")
 # What of the checkout students' processes run (with the hub's Python, when it lives here);
@@ -118,29 +116,6 @@ def close_checkout(s: Settings) -> None:
         os.chmod(entry, (mode & 0o700) | (mode & 0o500) >> 3)
 
 
-def publish_visible_checks(s: Settings) -> None:
-    """The course's declarations without their hidden probes (visible_checks.py), where every
-    student's check finds them ($AUTOGRADER_EXERCISES: settings.Settings.environment)."""
-    from autograder.course.declarations import DECLARATIONS, read_declarations
-    from autograder.course.directory import exercises_directory
-
-    directory = exercises_directory(str(s.course_root))
-    fresh = s.visible_checks.with_name(s.visible_checks.name + ".new")
-    shutil.rmtree(fresh, ignore_errors=True)
-    _dir(fresh, "root", "root", 0o755)
-    for assignment in sorted(os.listdir(directory)):
-        declarations = read_declarations(directory, assignment)
-        if declarations is None:
-            continue
-        _dir(fresh / assignment, "root", "root", 0o755)
-        target = fresh / assignment / DECLARATIONS
-        target.write_text(visible_only(declarations.source, f"{assignment}/{DECLARATIONS}"),
-                          encoding="utf-8")
-        os.chmod(target, 0o644)
-    shutil.rmtree(s.visible_checks, ignore_errors=True)
-    fresh.rename(s.visible_checks)
-
-
 def ensure_runtime_dir(s: Settings, user: str) -> None:
     """`user`'s Jupyter runtime directory, theirs alone, in a folder nobody can list or change."""
     _dir(s.runtime_dir(user).parent, "root", "root", 0o711)
@@ -203,7 +178,6 @@ def setup(s: Settings, demo_users: bool) -> None:
     setup_exchange(s)
     setup_jupyter_config(s)
     setup_course(s)
-    publish_visible_checks(s)
     close_checkout(s)
     print(f"course {s.course_id}: {s.course_root} (instructor {s.instructor}), "
           f"exchange {s.exchange}, students: members of {s.students_group}")

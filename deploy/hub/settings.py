@@ -11,7 +11,7 @@ course.py and the tests agree on every path, name and port:
                                                              ~instructor/<course id>
     NBGRADER_EXCHANGE_ROOT  the shared exchange              /srv/nbgrader/exchange
     HUB_STATE_DIR           the hub's own state (private/: its database and cookie secret),
-                            the generated Jupyter config, the students' visible checks and
+                            the generated Jupyter config and
                             every user's kernel runtime directory    /srv/jupyterhub
     HUB_IP, HUB_PORT        where the hub's proxy listens    127.0.0.1, 8000
     HUB_API_PORT, PROXY_API_PORT  the hub and the proxy's API (loopback)  8081, 8001
@@ -28,7 +28,6 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course.directory import EXERCISES_ENV
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -84,11 +83,6 @@ class Settings:
         """The hub's database, cookie secret and pid files: root's alone."""
         return self.state / "private"
 
-    @property
-    def visible_checks(self) -> Path:
-        """What students' own checks read of the exercise declarations (visible_checks.py)."""
-        return self.state / "visible-checks"
-
     def runtime_dir(self, user: str) -> Path:
         """`user`'s Jupyter runtime directory (connection files, kernels' sockets), named by
         uid to keep socket paths short (a Unix socket's path has at most 107 bytes)."""
@@ -97,8 +91,8 @@ class Settings:
     def environment(self, role: str) -> dict[str, str]:
         """What every process of that role needs: the course, the exchange, this deployment's
         nbgrader config (HERE) and the generated server config, the course's Python first."""
-        private = ({"NBGRADER_DB_URL": self.db_url} if self.db_url else {}) if role == "instructor" else {
-            EXERCISES_ENV: str(self.visible_checks)}
+        # students' own checks read the visible_checks.py their fetched assignment carries
+        private = {"NBGRADER_DB_URL": self.db_url} if self.db_url and role == "instructor" else {}
         return {
             **private,
             "NBGRADER_COURSE_ID": self.course_id,
