@@ -66,9 +66,10 @@ c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
 # --- what students' own checks need -----------------------------------------------------------
-# generate_assignment writes release/<assignment>/visible_checks.py beside the notebooks: the
-# declarations' visible probes, references and hints, never the hidden probes; a student's
-# `check(...)` reads it wherever the released notebooks are (autograder/hooks/release.py).
+# generate_assignment writes release/<assignment>/visible_checks.pickle beside the notebooks:
+# each visible probe with the answer the reference gives on it, computed here, and the rules;
+# never a hidden probe, a hint or a reference's code. A student's `check(...)` reads it
+# wherever the released notebooks are (autograder/hooks/release.py, autograder/course/visible.py).
 from autograder.hooks.release import release_visible_checks  # noqa: E402
 
 release_visible_checks(c)

@@ -1,11 +1,15 @@
-"""What a release carries for students' own checks (release/<assignment>/visible_checks.py,
+"""What a release carries for students' own checks (release/<assignment>/visible_checks.pickle,
 written by `nbgrader generate_assignment` through autograder/hooks/release.py), and a student
 who has only that: the package `pip install`ed, the released folder, another Unix user, no
 course anywhere.
+
+The record must give away nothing of how the course grades: no hidden or shared probe
+generator, no hint, and no reference that is the solution itself (`value(...)`).
 """
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -17,39 +21,85 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.batch.jobs import Declarations
-from autograder.course.declarations import DECLARATIONS, load, read_declarations
+from autograder.course.declarations import assignment_exercises
+from autograder.course.directory import VISIBLE_CHECKS
 from autograder.course.seeds import course_secret
-from autograder.course.visible import VISIBLE_CHECKS
+from autograder.course.visible import read_record
 from autograder.dev import scaffold
 from autograder.intake import cells
 from course_layout import ASSIGNMENTS, REPO_ROOT
 import jacobians_course
 
 
-def _hidden_generators(source: str) -> set[str]:
-    """Names passed as `hidden=` or `shared=` in the instructor's declarations."""
-    return {kw.value.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
-            for kw in node.keywords if kw.arg in ("hidden", "shared") and isinstance(kw.value, ast.Name)}
+def _plain(value):
+    """``value`` as plain data: tensors and arrays as lists, objects by type and attributes."""
+    import torch
+
+    if isinstance(value, torch.nn.Module):
+        return [type(value).__name__, {k: _plain(v) for k, v in value.state_dict().items()}]
+    if isinstance(value, torch.Tensor):
+        value = value.detach().numpy()
+    if isinstance(value, np.ndarray):
+        return [str(value.dtype), value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if not hasattr(value, "__dict__"):
+        return getattr(value, "__qualname__", type(value).__name__)
+    return [type(value).__qualname__, _plain(vars(value))]
+
+
+def fingerprint(record) -> str:
+    """What a record says, as text. Two pickles of one record differ (cloudpickle names the
+    course's classes at random), so the release test compares this."""
+    def described(e):
+        return {"rules": [e.kind, e.answer, e.rtol, e.atol, dict(e.forbid), list(e.arg_names), e.points, e.notebook],
+                "probes": [[p.label, p.edge, _plain(p.args), _plain(p.kwargs), _plain(x.value), x.describe,
+                            x.check is not None] for p, x in e.reference.answers]}
+    return json.dumps({name: described(e) for name, e in sorted(record.items())}, sort_keys=True, default=repr)
+
+
+def _course_only_names(source: str) -> set[str]:
+    """The functions of an exercises.py that must stay with the course: what is passed as
+    hidden=, shared= or hint=, and what value(...) references (the solution itself)."""
+    names = set()
+    for call in ast.walk(ast.parse(source)):
+        if not isinstance(call, ast.Call):
+            continue
+        for kw in call.keywords:
+            if kw.arg in ("hidden", "shared", "hint") and isinstance(kw.value, ast.Name):
+                names.add(kw.value.id)
+            if (kw.arg == "reference" and isinstance(kw.value, ast.Call)
+                    and getattr(kw.value.func, "id", "") == "value" and isinstance(kw.value.args[0], ast.Name)):
+                names.add(kw.value.args[0].id)
+    return names
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_release_carries_every_visible_check_and_no_hidden_probe(assignment):
-    private = read_declarations(str(REPO_ROOT / "autograding"), assignment)
-    released = (REPO_ROOT / "release" / assignment / VISIBLE_CHECKS).read_text()
-    top_level = {getattr(node, "name", None) for node in ast.parse(released).body}
-    generators = _hidden_generators(private.source)
-    assert generators and not generators & top_level, f"hidden-probe generators released: {generators & top_level}"
-    assert "MISREADINGS" not in released, "the misreadings the probes must separate are the tests', not students'"
-
-    ours = {e.name: e for e in load(private)}
-    theirs = {e.name: e for e in load(Declarations(path=f"release/{assignment}/{VISIBLE_CHECKS}", source=released))}
-    assert theirs.keys() == ours.keys()
-    for name, exercise in theirs.items():
-        assert exercise.hidden(np.random.default_rng(0)) == [] and exercise.shared is None, name
-        assert [p.label for p in exercise.visible()] == [p.label for p in ours[name].visible()]
-        assert (exercise.kind, exercise.answer, exercise.rtol, exercise.atol, exercise.forbid) == (
-            ours[name].kind, ours[name].answer, ours[name].rtol, ours[name].atol, ours[name].forbid)
+def test_the_record_answers_as_the_course_does_and_holds_none_of_its_code(assignment):
+    release = REPO_ROOT / "release" / assignment
+    record = read_record(str(release))
+    course = assignment_exercises(str(REPO_ROOT), assignment)
+    assert sorted(record) == sorted(course), f"release/{assignment}/{VISIBLE_CHECKS} is stale: run `make release`"
+    for name, ours in course.items():
+        theirs = record[name]
+        assert (theirs.points, theirs.notebook, theirs.kind, theirs.answer, theirs.rtol, theirs.atol) == \
+               (ours.points, ours.notebook, ours.kind, ours.answer, ours.rtol, ours.atol), name
+        assert theirs.hidden(np.random.default_rng(0)) == [] and theirs.shared is None and theirs.hint is None
+        for probe, (recorded_probe, expected) in zip(ours.visible(), theirs.reference.answers, strict=True):
+            assert recorded_probe.label == probe.label
+            want = ours.reference(probe)
+            if want.check is None:
+                np.testing.assert_array_equal(np.asarray(expected.value, dtype=object),
+                                              np.asarray(want.value, dtype=object), err_msg=name)
+    data = (release / VISIBLE_CHECKS).read_bytes()
+    secret = (REPO_ROOT / "autograding" / assignment / "exercises.py").read_text()
+    kept = _course_only_names(secret)
+    assert kept and not [n for n in kept if n.encode() in data], \
+        f"the record carries course-only functions: {[n for n in kept if n.encode() in data]}"
 
 
 def test_the_release_does_not_depend_on_the_course_secret(course_template, tmp_path):
@@ -60,8 +110,8 @@ def test_the_release_does_not_depend_on_the_course_secret(course_template, tmp_p
     secret = course_secret(course)
     scaffold.nbgrader("generate_assignment", jacobians_course.ASSIGNMENT, "--force", cwd=course)
     released = course / "release" / jacobians_course.ASSIGNMENT
-    assert (released / VISIBLE_CHECKS).read_bytes() == (
-        course_template / "release" / jacobians_course.ASSIGNMENT / VISIBLE_CHECKS).read_bytes()
+    assert fingerprint(read_record(str(released))) == fingerprint(
+        read_record(str(course_template / "release" / jacobians_course.ASSIGNMENT)))
     for path in released.iterdir():
         data = path.read_bytes()
         assert secret not in data and secret.hex().encode() not in data, path.name
@@ -137,7 +187,7 @@ def _said(nb, test_cell: str) -> str:
 def test_a_student_outside_the_course_gets_the_visible_checks(laptop):
     """One notebook run twice as another user, in a folder of their own, with the package
     installed by pip: with what the release carries, the visible checks run (a right answer
-    passes them, a blank one is told so); without visible_checks.py, each check says in one
+    passes them, a blank one is told so); without visible_checks.pickle, each check says in one
     sentence what to do and shows no score. About 60 s on a busy machine: two kernels start torch, as the other
     user, which is the point."""
     user, home, site = laptop

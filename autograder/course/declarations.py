@@ -19,10 +19,9 @@ import types
 from typing import TYPE_CHECKING
 
 from autograder.intake.cells import points, tested_exercise
-from autograder.course.directory import (COURSE_ENV, EXERCISES_ENV, course_roots, exercises_directory,
-                                        find_course_root)
+from autograder.course.directory import (COURSE_ENV, EXERCISES_ENV, VISIBLE_CHECKS, course_roots,
+                                        exercises_directory, find_course_root)
 from autograder.batch.jobs import Declarations
-from autograder.course.visible import VISIBLE_CHECKS
 
 DECLARATIONS = "exercises.py"
 
@@ -116,19 +115,6 @@ def assignment_exercises(root: str, assignment: str) -> dict[str, Exercise]:
     return notebooks_exercises(declared, os.path.join(root, "source", assignment))
 
 
-def _released_beside(name: str, cwd: str) -> Exercise | None:
-    """Exercise ``name`` from the visible checks released with the notebooks in ``cwd``, if they declare it."""
-    path = os.path.join(cwd, VISIBLE_CHECKS)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            declared = {e.name: e for e in load(Declarations(path=path, source=fh.read()))}
-    except FileNotFoundError:
-        return None
-    if name not in declared:
-        return None
-    return notebooks_exercises([declared[name]], cwd).get(name, declared[name])
-
-
 def find_exercise(name: str, cwd: str | None = None, *, released: bool = True) -> Exercise:
     """The exercise ``name`` for a notebook running in ``cwd`` (a student's ``check``).
 
@@ -156,7 +142,8 @@ def find_exercise(name: str, cwd: str | None = None, *, released: bool = True) -
                 return here.get(name, declared[name])
     above = [os.environ.get(COURSE_ENV), find_course_root(cwd)]
     if released and not any(root and os.path.isdir(exercises_directory(root)) for root in above):
-        found = _released_beside(name, cwd)
+        from autograder.course.visible import read_record
+        found = read_record(cwd).get(name)
         if found is not None:
             return found
         beside = os.path.join(cwd, VISIBLE_CHECKS)

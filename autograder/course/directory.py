@@ -22,6 +22,9 @@ PRIVATE_DIR = ".autograder"
 # What else of a course root student code must never see, besides nbgrader's configured folders.
 ALWAYS_HIDDEN = (PRIVATE_DIR, "nbgrader_config.py", "solutions", ".git", "tests", "bench")
 
+# Beside released notebooks: what students' own checks need (course.visible).
+VISIBLE_CHECKS = "visible_checks.pickle"
+
 COURSE_ENV = "AUTOGRADER_COURSE_ROOT"
 EXERCISES_ENV = "AUTOGRADER_EXERCISES"
 CONFIG_FILE = "nbgrader_config.py"

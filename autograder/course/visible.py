@@ -1,65 +1,80 @@
-"""What of an assignment's declarations travels with its release: the visible checks.
+"""The visible checks as they travel with a release: what a student's own ``check`` needs, and
+nothing of how the course grades.
 
-A student's test cell calls ``check(name, fn)`` in their own kernel, wherever the notebook is
-(a laptop, the hub), so what that check needs is written beside the released notebooks
-(``VISIBLE_CHECKS``, by ``hooks.release`` during ``nbgrader generate_assignment``). It is the
-instructor's ``exercises.py`` with every ``hidden=`` drawing nothing, every ``shared=`` gone,
-and the top-level names nothing left refers to removed (the generators, their helpers,
-``MISREADINGS``). The course secret is never in ``exercises.py``, so never in it either.
+A declaration's reference is code, and for answers graded by value it is the solution itself
+(``value(fgsm_reference)``); its hidden probes are generators seeded by the course secret.
+Neither may leave the course. So the release carries a *record*: each exercise with its
+visible probes, the reference's result on each of them computed here, on the instructor's
+side, and the rules (kind, answer, tolerances, forbidden calls, points, notebook). No hidden
+probe, no shared probe, no hint and no reference function is in it. An answer graded by a
+property (``satisfies``) keeps its checker, which says what any right answer is, as the
+prompt does.
 
-Imports the standard library only.
+``record`` is what nbgrader's ``generate_assignment`` writes as ``VISIBLE_CHECKS`` beside the
+released notebooks (``hooks.release``); ``read_record`` is how a check outside the course
+finds it (``declarations.find_exercise``).
+
+May import: ``course.authoring``, ``protocol``, cloudpickle.
 """
 from __future__ import annotations
 
-import ast
+import dataclasses
+import functools
+import os
+from typing import Iterable
 
-VISIBLE_CHECKS = "visible_checks.py"
-NO_HIDDEN_PROBES = "lambda rng: []"
-_BINDINGS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
-
-
-def _is_exercise_call(node: ast.AST) -> bool:
-    if not isinstance(node, ast.Call):
-        return False
-    func = node.func
-    return (isinstance(func, ast.Name) and func.id == "exercise") or (
-        isinstance(func, ast.Attribute) and func.attr == "exercise")
+from autograder.course.authoring import Exercise
+from autograder.course.directory import VISIBLE_CHECKS
+from autograder.protocol.values import Expected, Probe
 
 
-def _bound_names(stmt: ast.stmt) -> set[str]:
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {stmt.name}
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+def no_hidden_probes(rng) -> list[Probe]:
+    """A recorded exercise's hidden probes: none, since they are drawn only when graded."""
+    return []
 
 
-def _names_used(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    """A reference that answers from what the course's reference returned on each visible
+    probe. Probes are matched by identity, which pickling keeps within one record."""
+    answers: tuple[tuple[Probe, Expected], ...]
+    arg_names: tuple[str, ...] = ()
+
+    def __call__(self, probe: Probe) -> Expected:
+        for known, expected in self.answers:
+            if known is probe:
+                return expected
+        raise LookupError(f"no recorded answer for the probe {probe.label!r}")
 
 
-def visible_only(source: str, path: str) -> str:
-    """``source`` (an exercises.py read from ``path``) with nothing of its hidden or shared probes."""
-    tree = ast.parse(source, filename=path)
-    for call in filter(_is_exercise_call, ast.walk(tree)):
-        call.keywords = [k for k in call.keywords if k.arg != "shared"]
-        for keyword in call.keywords:
-            if keyword.arg == "hidden":
-                keyword.value = ast.parse(NO_HIDDEN_PROBES, mode="eval").body
-    binders: dict[str, list[ast.stmt]] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, _BINDINGS):
-            for name in _bound_names(stmt):
-                binders.setdefault(name, []).append(stmt)
-    # what the engine reads of the module, and whatever runs at import anyway (imports, calls)
-    kept = [stmt for stmt in tree.body if not isinstance(stmt, _BINDINGS) or "EXERCISES" in _bound_names(stmt)]
-    todo, seen = list(kept), {id(stmt) for stmt in kept}
-    while todo:
-        for name in _names_used(todo.pop()):
-            for stmt in binders.get(name, ()):
-                if id(stmt) not in seen:
-                    seen.add(id(stmt))
-                    todo.append(stmt)
-    tree.body = [stmt for stmt in tree.body if id(stmt) in seen]
-    return ("# The visible checks for `check(...)` in this assignment's notebooks: keep this file beside them.\n"
-            f"# nbgrader generate_assignment wrote it from {path}; the hidden probes stay with the course.\n"
-            f"{ast.unparse(tree)}\n")
+def recorded(exercise: Exercise) -> Exercise:
+    """``exercise`` with its visible probes' answers computed now and every function of the
+    course's taken out."""
+    probes = tuple(exercise.visible())
+    answers = tuple((p, exercise.reference(p)) for p in probes)
+    return dataclasses.replace(
+        exercise, reference=Recorded(answers=answers, arg_names=exercise.arg_names),
+        visible=functools.partial(list, probes), hidden=no_hidden_probes, shared=None, hint=None)
+
+
+def record(exercises: Iterable[Exercise]) -> bytes:
+    """The record of ``exercises`` (bound to their notebooks), as the release carries it."""
+    import cloudpickle
+
+    return cloudpickle.dumps({e.name: recorded(e) for e in exercises})
+
+
+def read_record(folder: str) -> dict[str, Exercise]:
+    """The record in ``folder`` (name -> exercise), empty when there is none; LookupError,
+    saying what to do, when it cannot be read."""
+    import pickle
+
+    path = os.path.join(folder, VISIBLE_CHECKS)
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # noqa: BLE001 - a damaged copy, or one from another version
+        raise LookupError(f"{path} cannot be read ({type(exc).__name__}: {exc}): fetch the assignment "
+                          "again") from None

@@ -1,37 +1,39 @@
 """``nbgrader generate_assignment`` writes the visible checks into the release.
 
 ``ReleaseVisibleChecks`` is a GenerateAssignment preprocessor: for each notebook it hands
-nbgrader's writer the assignment's visible checks (``course.visible``) as a support file, so
-``release/<assignment>/visible_checks.py`` is written beside the notebooks by nbgrader itself
+nbgrader's writer the record of the assignment's visible checks (``course.visible``: each
+visible probe with the answer the reference gives, never the reference's code) as a support file, so
+``release/<assignment>/visible_checks.pickle`` is written beside the notebooks by nbgrader itself
 and travels with them through ``release_assignment`` and ``fetch_assignment`` to wherever a
 student works. An assignment without declarations releases no such file.
 """
 from __future__ import annotations
 
-import os
-
 from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
 
-from autograder.course.visible import VISIBLE_CHECKS, visible_only
+from autograder.course.directory import VISIBLE_CHECKS
 
 
 class ReleaseVisibleChecks(NbGraderPreprocessor):
     """Put the assignment's visible checks beside its released notebooks."""
 
-    def preprocess(self, nb, resources):
-        # here, not at the top: nbgrader_config.py loads this module for every nbgrader command
-        from autograder.course.declarations import read_declarations
-        from autograder.course.directory import exercises_directory
+    _records = Dict(help="assignment -> its record, computed once per command")
 
+    def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]
-        root = CourseDirectory(config=self.config).root
-        declarations = read_declarations(exercises_directory(root), assignment)
-        if declarations is not None:
-            text = visible_only(declarations.source, os.path.relpath(declarations.path, root))
+        if assignment not in self._records:
+            # here, not at the top: nbgrader_config.py loads this module for every nbgrader command
+            from autograder.course.declarations import assignment_exercises
+            from autograder.course.visible import record
+
+            exercises = assignment_exercises(CourseDirectory(config=self.config).root, assignment)
+            self._records[assignment] = record(exercises.values()) if exercises else None
+        if self._records[assignment] is not None:
             # nbgrader's FilesWriter writes resources["outputs"] into the release folder
-            resources.setdefault("outputs", {})[VISIBLE_CHECKS] = text.encode("utf-8")
+            resources.setdefault("outputs", {})[VISIBLE_CHECKS] = self._records[assignment]
         return nb, resources
 
 

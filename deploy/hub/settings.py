@@ -91,7 +91,7 @@ class Settings:
     def environment(self, role: str) -> dict[str, str]:
         """What every process of that role needs: the course, the exchange, this deployment's
         nbgrader config (HERE) and the generated server config, the course's Python first."""
-        # students' own checks read the visible_checks.py their fetched assignment carries
+        # students' own checks read the visible_checks.pickle their fetched assignment carries
         private = {"NBGRADER_DB_URL": self.db_url} if self.db_url and role == "instructor" else {}
         return {
             **private,
