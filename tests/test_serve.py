@@ -5,7 +5,8 @@ inbound; the service grades on the hardened path with warm workers and releases 
 the students fetch with `nbgrader fetch_feedback`. One course serves the whole module, in
 order: a first submission, a resubmission, one past the limit (``max_graded = 2``), hostile
 submissions beside an honest one, the same gradebook as `autograder grade`, SIGTERM,
-submissions made while the service was down, and a `kill -9` in the middle of a round.
+submissions made while the service was down, a crowd graded in arrival order, and a `kill -9`
+in the middle of a round.
 """
 from __future__ import annotations
 
@@ -198,6 +199,24 @@ def test_submissions_made_while_down_are_graded_on_restart(world):
     world["served"].wait_for("graded dee/")
     assert samples.unexpected_scores(_scores(world["course"])["dee"], "relu_one_at_zero",
                                      _source(world["course"])) == {}
+
+
+def test_a_crowd_before_the_deadline_is_graded_once_each_in_arrival_order(world):
+    """A crowd that lands between two looks (here: while the service is down) is queued and
+    graded in the order its submissions finished, not by name, each once."""
+    assert world["served"].stop(signal.SIGTERM, timeout=300) == 0
+    crowd = ["zoe", "kim", "bob", "amy"]
+    for name in crowd:
+        world["student"](name).work("perfect")
+        world["student"](name).submit()
+    world["served"] = Served(world["course"], *SERVE_ARGS)
+    for name in crowd:
+        world["served"].wait_for(f"graded {name}/")
+    assert "grading jacobians: zoe, kim, bob, amy\n" in world["served"].text()
+    rows = journal_rows(world["course"])
+    for name in crowd:
+        assert [state for s, _, state in rows if s == name] == ["graded"], name
+        assert len(score_history(world["course"], name)) == 1, name
 
 
 def test_kill_9_loses_none_and_grades_none_twice(world):
