@@ -46,7 +46,9 @@ def plan(course, writer, assignment: str, students: list[str] | None, force: boo
         missing = sorted(set(students) - set(found))
         for s in missing:
             summary.skipped.append((s, f"no submission in {course.submitted(s, assignment)}"))
-        found = [s for s in found if s in set(students)]
+        # in the caller's order: the service passes its students in arrival order
+        present = set(found)
+        found = [s for s in dict.fromkeys(students) if s in present]
     plans = []
     for student in found:
         if not force and writer.is_graded(student):

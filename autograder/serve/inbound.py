@@ -29,6 +29,7 @@ class Arrival:
     name: str          # the inbound folder's name
     timestamp: str     # as the folder's name says it
     complete: bool = True
+    arrived: float = 0.0   # the ctime of its last file: a student can move it later, never earlier
 
 
 def course_directory(course, assignment: str, student: str = ""):
@@ -84,16 +85,19 @@ def arrivals(course, assignment: str) -> list[Arrival]:
         if os.path.islink(folder):
             continue            # collect takes folders only, never through a link
         stamp = rec["filename"][len(f"{rec['username']}+{assignment}+"):].split("+")[0]
+        secret = _regular(os.path.join(folder, SECRET_FILE))
         found.append(Arrival(assignment, rec["username"], rec["filename"], stamp,
-                             complete=_regular(os.path.join(folder, SECRET_FILE))))
+                             complete=secret is not None, arrived=secret or 0.0))
     return found
 
 
-def _regular(path: str) -> bool:
+def _regular(path: str) -> float | None:
+    """The ctime of PATH when it is a regular file, else None."""
     try:
-        return files.kind(os.lstat(path).st_mode) is None
+        st = os.lstat(path)
     except OSError:
-        return False
+        return None
+    return st.st_ctime if files.kind(st.st_mode) is None else None
 
 
 def collect(course, assignment: str, chosen: list[Arrival]) -> dict[str, str | None]:

@@ -66,10 +66,10 @@ class Journal:
             "SELECT name FROM submissions WHERE assignment = ?", (assignment,))}
 
     def queued(self) -> list[Entry]:
-        """Every unfinished submission, in the order the service saw them."""
+        """Every unfinished submission, in the order it was noted (arrival order)."""
         return [Entry(*row) for row in self.db.execute(
             "SELECT assignment, name, student, timestamp, state, seen_at, detail FROM submissions "
-            "WHERE state = ? ORDER BY seen_at, name", (QUEUED,))]
+            "WHERE state = ? ORDER BY rowid", (QUEUED,))]
 
     def finish(self, entry: Entry, state: str, detail: str | None = None) -> None:
         self.db.execute("UPDATE submissions SET state = ?, finished_at = ?, detail = ? "

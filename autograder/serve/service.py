@@ -85,14 +85,18 @@ class Service:
         if listing == self._listing:
             return
         complete = True
+        new = []
         for assignment in self.assignments:
             known = self.journal.known(assignment)
             for a in inbound.arrivals(self.course, assignment):
                 if a.name not in known:
                     complete &= a.complete
                     if a.complete:
-                        self.journal.note(assignment=assignment, name=a.name, student=a.student,
-                                          timestamp=a.timestamp)
+                        new.append(a)
+        # a crowd seen in one look is queued in the order its submissions were finished
+        for a in sorted(new, key=lambda a: (a.arrived, a.name)):
+            self.journal.note(assignment=a.assignment, name=a.name, student=a.student,
+                              timestamp=a.timestamp)
         # a submission still being written changes no listing when it is done: look again
         self._listing = listing if complete else None
 
@@ -100,8 +104,8 @@ class Service:
         newest: dict[str, Entry] = {}
         for e in entries:
             if e.student in newest:
-                self.journal.finish(newest[e.student], SUPERSEDED, f"superseded by {e.name}")
-            newest[e.student] = e
+                self.journal.finish(newest.pop(e.student), SUPERSEDED, f"superseded by {e.name}")
+            newest[e.student] = e      # in the queue where the submission graded arrived
         chosen = list(newest.values())[:ROUND_STUDENTS_PER_WORKER * self.pool.n]
         to_grade = []
         for e in chosen:
@@ -144,7 +148,7 @@ class Service:
                 top = sum(o.max_score for o in record.notebooks.values())
                 self._delivered(assignment, by_student[student], f"{score:g}/{top:g}", t0)
 
-            summary = batch.grade(self.course, assignment, students=sorted(by_student), force=False,
+            summary = batch.grade(self.course, assignment, students=list(by_student), force=False,
                                   limits=self.limits, pool=self.pool, progress_stream=io.StringIO(),
                                   tty=False, on_commit=committed)
         finally:
