@@ -140,7 +140,8 @@ def _why_no_second_user() -> str | None:
 def laptop():
     """A student's machine: their own account and home, the package `pip install`ed (not the
     course checkout), nothing of the course but what they fetched. Outside pytest's tmp_path,
-    which only root may enter."""
+    which only root may enter. The package sits in a course closed to the student, as the
+    checkout is on the hub: a course they cannot read is none of theirs."""
     reason = _why_no_second_user()
     if reason:
         pytest.skip(reason)
@@ -158,6 +159,8 @@ def laptop():
         site = tmp_path / "site"
         subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                         "--target", str(site), str(package_source)], check=True, capture_output=True)
+        (tmp_path / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\n")
+        os.chmod(tmp_path / "nbgrader_config.py", 0o600)
         home.mkdir()
         os.chmod(tmp_path, 0o755)
         yield user, home, site

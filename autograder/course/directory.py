@@ -40,10 +40,13 @@ class CourseExercises(Configurable):
 
 
 def find_course_root(start: str) -> str | None:
-    """The nearest ancestor of ``start`` (itself included) holding nbgrader_config.py."""
+    """The nearest ancestor of ``start`` (itself included) holding an nbgrader_config.py this
+    process may read: a course closed to it (the checkout on a hub, seen by a student) is none
+    of its courses."""
     path = os.path.abspath(start)
     while True:
-        if os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        config = os.path.join(path, CONFIG_FILE)
+        if os.path.isfile(config) and os.access(config, os.R_OK):
             return path
         parent = os.path.dirname(path)
         if parent == path:
