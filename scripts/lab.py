@@ -51,7 +51,18 @@ INSTRUCTOR_ONLY_PLUGINS = (
     "@jupyter/nbgrader:course-list",
     "@jupyter/nbgrader:create-assignment",
 )
+# The Lab's news pop-up, which offers to fetch from the internet: off for everyone.
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
 NBGRADER_LABEXTENSION = "@jupyter/nbgrader"
+# nbgrader's Assignment List offers "Fetch Feedback" for every submitted assignment. Shown only
+# when one of its submissions has feedback to fetch: that submission's row then carries a note,
+# an empty span otherwise (and a link once fetched).
+ASSIGNMENT_LIST_CSS = """\
+#submitted_assignments_list > .list_item:not(:has(.nested_list_item .item_name > span:not(:empty)))
+  > .col-md-12 > .item_status > button {
+  display: none;
+}
+"""
 
 
 def lab_course(course_root: Path) -> Course:
@@ -107,14 +118,15 @@ def write_student_config(student_root: Path, student_id: str, course: Course) ->
 def write_server_config(config_dir: Path, student: bool) -> None:
     """Config that `jupyter lab` reads from an extra JUPYTER_CONFIG_PATH entry."""
     (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
-    server = {"ServerApp": {"jpserver_extensions": {name: True for name in NBGRADER_SERVER_EXTENSIONS}}}
+    (config_dir / "custom").mkdir(exist_ok=True)
+    (config_dir / "custom" / "custom.css").write_text(ASSIGNMENT_LIST_CSS)
+    server = {"ServerApp": {"jpserver_extensions": {name: True for name in NBGRADER_SERVER_EXTENSIONS},
+                            # where the Lab's /custom/custom.css comes from (not the user's ~/.jupyter)
+                            "tornado_settings": {"static_custom_path": [str(config_dir / "custom")]}},
+              "LabApp": {"custom_css": True}}
     (config_dir / "jupyter_server_config.json").write_text(json.dumps(server, indent=2))
-    disabled = {name: True for name in INSTRUCTOR_ONLY_PLUGINS} if student else {}
-    page = {
-        "disabledExtensions": disabled,
-        # no "news" pop-up asking to fetch from the internet
-        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
-    }
+    disabled = [NEWS_PLUGIN, *(INSTRUCTOR_ONLY_PLUGINS if student else ())]
+    page = {"disabledExtensions": dict.fromkeys(disabled, True)}
     (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(page, indent=2))
 
 

@@ -135,8 +135,9 @@ def setup_jupyter_config(s: Settings) -> None:
         lab.write_server_config(target, student=(role == "student"))
         for dirname, _, _ in os.walk(target):
             os.chmod(dirname, 0o755)
-        for path in target.rglob("*.json"):
-            os.chmod(path, 0o644)
+        for path in target.rglob("*"):
+            if path.is_file():
+                os.chmod(path, 0o644)
 
 
 def as_instructor(s: Settings, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:

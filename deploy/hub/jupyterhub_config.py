@@ -31,6 +31,14 @@ c.ConfigurableHTTPProxy.command = [str(s.venv / "bin" / "configurable-http-proxy
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = str(s.hub_private / "jupyterhub-proxy.pid")
 
+# Students land in their Lab; the instructor on the hub's home page, which has the Formgrader
+# one click away beside their own server (templates/home.html).
+c.JupyterHub.default_url = lambda handler: (
+    f"{handler.hub.base_url}home" if getattr(handler.current_user, "name", None) == s.instructor else "")
+c.JupyterHub.template_paths = [str(Path(__file__).resolve().parent / "templates")]
+c.JupyterHub.template_vars = {"course": {"id": s.course_id, "instructor": s.instructor,
+                                         "formgrader": f"/services/{s.course_id}/formgrader"}}
+
 # --- who may log in -----------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.allowed_groups = {s.students_group, s.graders_group}

@@ -5,7 +5,7 @@ The test creates an instructor and two students (random names, removed afterward
 
 1. each student logs in (PAM), fetches `jacobians` from the Assignment List, answers
    jacobian.ipynb (the second with a transposed Jacobian), validates and submits, and may not
-   open the Formgrader;
+   open the Formgrader; "Fetch Feedback" waits until there is feedback, and no news pop-up shows;
 2. as the second student's uid, while the first one's kernel prints: nothing of it by any
    channel (TCP and Unix sockets, connection files, ZeroMQ on every endpoint found); the Lab's
    terminal has the course's tools;
@@ -17,7 +17,8 @@ The test creates an instructor and two students (random names, removed afterward
    first student's submission, home or feedback, and a submission forged in the first
    student's name is not collected; a timestamp.txt rewritten after submitting is named by
    collect and the exchange's time counts;
-5. the instructor grades with `autograder grade` (as root: the full sandbox), opens
+5. the instructor lands on the hub's home page with the Formgrader one click away;
+   the instructor grades with `autograder grade` (as root: the full sandbox), opens
    the Formgrader service, gives the written answer its point and releases feedback; each
    student fetches feedback and has their own score, and only theirs.
 
@@ -259,6 +260,11 @@ def _submit_from_lab(hub: Hub, page: Page, shots, student: str, code: dict[str, 
     labui.assignment_rows(page, "fetched", 1).locator(".item_status button", has_text="Submit").click()
     submitted = labui.assignment_rows(page, "submitted", 1)
     expect(submitted.locator(".item_name").first).to_have_text(ASSIGNMENT)
+    # nothing to fetch yet: no "Fetch Feedback" to click, and no news pop-up ever came
+    fetch_feedback = submitted.locator(".item_status button", has_text="Fetch Feedback")
+    expect(fetch_feedback).to_have_count(1)
+    expect(fetch_feedback).to_be_hidden()
+    expect(page.get_by_text("official Jupyter news")).to_have_count(0)
     shots(page, f"{student} submitted")
 
 
@@ -515,6 +521,23 @@ def test_a_submission_changed_after_submit_keeps_the_exchanges_time(hub):
 def _gradebook(hub: Hub):
     from nbgrader.api import Gradebook
     return Gradebook(f"sqlite:///{hub.settings.course_root / 'gradebook.db'}", COURSE_ID)
+
+
+def test_the_instructor_lands_one_click_from_the_formgrader(hub, new_page, shots):
+    page = new_page()
+    hub.login(page, hub.settings.instructor)
+    page.wait_for_url(re.compile("/hub/home"), timeout=60_000)
+    shots(page, "instructor's landing page")
+    page.locator("#formgrader").click()
+    page.wait_for_url(re.compile(f"/services/{COURSE_ID}/formgrader"), timeout=120_000)
+    expect(page.locator("table tbody tr", has_text=ASSIGNMENT)).to_be_visible(timeout=60_000)
+    shots(page, "the formgrader, one click on")
+    student_page = new_page()
+    hub.login(student_page, hub.students[0])       # a student's landing is their Lab, no button
+    student_page.wait_for_url(re.compile(f"/user/{hub.students[0]}/lab"), timeout=180_000)
+    student_page.goto(f"{hub.url}/hub/home")
+    expect(student_page.locator("#start")).to_be_visible()
+    expect(student_page.locator("#formgrader")).to_have_count(0)
 
 
 def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(hub, new_page, shots):
