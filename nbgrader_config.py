@@ -88,14 +88,25 @@ from autograder.hooks.lateness import apply_timestamp_rule_to_nbgrader  # noqa: 
 apply_timestamp_rule_to_nbgrader()
 
 # --- feedback -------------------------------------------------------------------------------
-# Hide the content of the hidden tests in the HTML feedback returned to students
-# (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
+# The HTML feedback returned to students. ClearHiddenTests hides the content of the hidden
+# tests (nbgrader >= 0.8; the hardened path below replaces the test cells wholesale).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograder.hooks.feedback.MarkUngraded",         # written answers not graded yet say so
     "autograder.hooks.lateness.ExplainLatePenalty",   # how much was deducted for lateness, and why
+    "autograder.hooks.feedback.RenderMath",           # the math as MathML: no MathJax, no network
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "nbgrader.preprocessors.ClearHiddenTests",
 ]
+# The page is nbgrader's with our template (autograder/hooks/templates/autograder_feedback). Set
+# on an exporter class of our own, not on HTMLExporter: the Formgrader would render its grading
+# pages with an HTMLExporter setting of this file, and its "Generate Feedback" button sets
+# HTMLExporter.template_name back to nbgrader's; a subclass's section wins over that.
+from autograder.hooks import feedback  # noqa: E402
+
+c.GenerateFeedback.exporter_class = feedback.FeedbackExporter
+c.FeedbackExporter.template_name = feedback.TEMPLATE_NAME
+c.FeedbackExporter.extra_template_basedirs = [feedback.TEMPLATES]
 
 # ===========================================================================================
 # HARDENED AUTOGRADE ROUTING
