@@ -605,6 +605,9 @@ def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(
         (html,) = list((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK}.html"))
         text = html.read_text()
         assert f"{NOTEBOOK} (Score: {expected[student]:.1f} / 8.0)" in text
+        # the second student's written answer is not graded by hand yet, and reads so
+        assert ("not graded yet / 1.0" in text) == (student == second)
+        assert "<math" in text and not re.search(r"<script[^>]*mathjax", text, re.I)   # math offline
         other = next(o for o in hub.students if o != student)
         assert other not in text
 
