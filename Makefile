@@ -101,10 +101,12 @@ $(HUB_VENV)/.stamp: pyproject.toml
 	else echo "NOTE: $(HUB_PYTHON) is missing (apt-get install python3.11-venv); hub tests will be skipped"; fi
 
 # The course on a JupyterHub on 127.0.0.1:8000 with an instructor and two students (their
-# passwords are printed); Ctrl-C stops it.  Root only: it creates Unix accounts.
+# passwords are printed), GRADE_ON_SUBMIT's assignments graded as they are submitted
+# (GRADE_ON_SUBMIT= for none); Ctrl-C stops it.  Root only: it creates Unix accounts.
+GRADE_ON_SUBMIT ?= jacobians
 hub: setup
 	$(PY) deploy/hub/course.py setup --demo-users
-	cd deploy/hub && $(CURDIR)/$(HUB_VENV)/bin/python -m jupyterhub -f jupyterhub_config.py
+	cd deploy/hub && GRADE_ON_SUBMIT="$(GRADE_ON_SUBMIT)" $(CURDIR)/$(HUB_VENV)/bin/python -m jupyterhub -f jupyterhub_config.py
 
 demo: setup
 	$(PY) -m autograder.dev.demo

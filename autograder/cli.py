@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     for limit in LIMIT_FIELDS:
         s.add_argument(limit.metadata["flag"], dest=limit.name, type=type(limit.default), default=None,
                        metavar=limit.metadata["metavar"], help=f"{limit.metadata['help']} (default {limit.default:g})")
+    s.add_argument("--as", dest="run_as", default=None, metavar="USER",
+                   help="started as root: start the grading workers as root (each notebook in its own "
+                        "namespaces and throw-away uid), then go on as USER (a hub's instructor), who "
+                        "then owns the journal, the gradebook, autograded/ and the released feedback")
     s.add_argument("--grader", default=None, help=argparse.SUPPRESS)   # tests: module:function
 
     r = sub.add_parser("report", help="HTML + CSV report of a graded assignment")
@@ -146,6 +150,16 @@ def _serve(args, root: str) -> int:
     if args.workers is not None and args.workers < 1:
         print("autograder: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.run_as is not None:
+        from autograder.serve.account import account
+        if os.geteuid() != 0:
+            print("autograder: serve --as USER is for a service started as root", file=sys.stderr)
+            return 2
+        try:
+            account(args.run_as)
+        except KeyError:
+            print(f"autograder: no user {args.run_as!r} on this machine", file=sys.stderr)
+            return 2
     course = load_course(root)
     rules = GradeOnSubmit(config=course.config)
     assignments = args.assignments or rules.assignments
@@ -154,7 +168,7 @@ def _serve(args, root: str) -> int:
               "c.GradeOnSubmit.assignments in nbgrader_config.py", file=sys.stderr)
         return 2
     service = Service(course, assignments, rules=rules, limits=_limits(args, course), workers=args.workers,
-                      grader=args.grader or DEFAULT_GRADER)
+                      grader=args.grader or DEFAULT_GRADER, run_as=args.run_as)
 
     def _stop(signum, frame):
         if service.stopping:

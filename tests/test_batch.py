@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -217,6 +218,41 @@ def test_worker_killed_on_wall_limit(course):
     assert [(x[0], x[1]) for x in s.failed] == [("gina", "one")]
     assert "no result after" in s.failed[0][2]
     assert grades(course)[("gina", "two", "test_beta")] == (3.0, False)
+
+
+def hang(job: NotebookJob) -> NotebookResult:
+    """A grader whose worker never answers."""
+    time.sleep(3600)
+
+
+GAVE_UP_ROOT = """
+import json, os
+from autograder.batch import localpool
+from autograder.batch.jobs import Limits, NotebookJob
+from autograder.serve.account import become
+localpool.KILL_GRACE = 1.0
+pool = localpool.LocalPool(1, grader="test_batch:hang").start()
+become("nobody")
+job = NotebookJob(assignment="a", student="s", notebook="nb", submitted_path="/nonexistent",
+                  instructor_nb_json="{}", seeds={}, limits=Limits(notebook_timeout=1.0))
+[(_, result)] = pool.run([job])
+print(json.dumps({"uid": os.getuid(), "status": result.status, "problems": result.problems,
+                  "restarts": pool.restarts}))
+pool.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives up root: run as root (CI does)")
+def test_a_pool_that_gave_up_root_still_kills_a_worker_that_overruns():
+    """`autograder serve --as USER`: the workers keep root (the full sandbox), the pool's own
+    process does not, and it still ends a worker past its job's wall limit, through the fork
+    server (it may not signal root's processes itself)."""
+    proc = subprocess.run([sys.executable, "-c", GAVE_UP_ROOT], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).parent)), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["uid"] == pwd.getpwnam("nobody").pw_uid
+    assert out["status"] == "failed" and "worker killed" in out["problems"][0] and out["restarts"] == 1
 
 
 def test_bad_timestamp_is_a_finding_not_a_failure(course):

@@ -91,6 +91,12 @@ def test_usage_errors(tmp_path):
     assert p.returncode == 2
 
 
+def test_serve_as_names_a_real_account_and_needs_root(course):  # noqa: F811
+    p = cli_run(course, "serve", "--as", "no-such-account-here", ASG)
+    want = "no user 'no-such-account-here'" if os.geteuid() == 0 else "for a service started as root"
+    assert p.returncode == 2 and want in p.stderr
+
+
 def test_limits_from_options():
     unconfigured = SimpleNamespace(config=Config())
     args = cli._parser().parse_args(["grade", "a", "--timeout", "5", "--memory-limit", "512"])

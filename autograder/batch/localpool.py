@@ -7,6 +7,7 @@ overruns its job's wall limit is killed and replaced; only that job is recorded 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -48,6 +49,10 @@ class _ForkServer:
         socket.send_fds(self.control, [b"fork"], [fd])
         self.unborn.append(worker)
 
+    def kill(self, pid: int) -> None:
+        """Have the server kill one of its workers: a pool that gave up root may not signal them."""
+        self.control.send(json.dumps({"kill": pid}).encode())
+
     def read(self) -> None:
         """Handle one message (call when the control socket is readable)."""
         message = self.control.recv(1 << 16)
@@ -74,7 +79,8 @@ class _ForkServer:
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with contextlib.suppress(PermissionError):   # root's, once the pool gave root up
+                self.proc.kill()
             self.proc.wait()
 
 
@@ -84,6 +90,7 @@ class _Worker:
         ours, theirs = socket.socketpair()
         server.fork(self, theirs.fileno())
         theirs.close()
+        self.server = server
         self.conn = Connection(ours.detach())
         self.pid: int | None = None
         self.sentinel: int | None = None   # a pidfd: readable once the worker has exited
@@ -115,6 +122,8 @@ class _Worker:
                 signal.pidfd_send_signal(self.sentinel, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            except PermissionError:     # a root worker of a pool that gave root up (serve --as)
+                self.server.kill(self.pid)
             select.select([self.sentinel], [], [], 2.0)
             os.close(self.sentinel)
             self.sentinel = None

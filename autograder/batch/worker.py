@@ -12,6 +12,7 @@ Fork server protocol (one JSON message per SOCK_SEQPACKET packet on CONTROL_FD):
   server -> pool: {"ready": true} | {"error": "..."}   once, after the warm-up
   pool -> server: "fork" with the new worker's socket attached (SCM_RIGHTS)
   server -> pool: {"forked": PID}, and later {"exited": PID, "code": N} when that worker ends
+  pool -> server: {"kill": PID}: SIGKILL that worker (for a pool that gave up root)
 
 A grader module may define ``warm_up()`` (run once in the fork server), ``after_fork()``
 (run in each newborn worker before its first job) and ``before_exit()`` (run as a worker
@@ -134,10 +135,15 @@ def fork_server(control: socket.socket, grader: str) -> None:
                     message, fds, _, _ = socket.recv_fds(control, 64, 1)
                 except ConnectionError:
                     message, fds = b"", []
-                if not message or not fds:
+                if not message:
                     # The pool is gone (workers notice on their own sockets). Leave without
                     # tearing down torch and friends: that alone takes about a second.
                     os._exit(0)
+                if not fds:
+                    victim = json.loads(message).get("kill")
+                    if victim in workers.values():      # its own workers only: it is root
+                        os.kill(victim, signal.SIGKILL)
+                    continue
                 pid = _fork_worker(fds[0], grader)
                 os.close(fds[0])
                 workers[os.pidfd_open(pid)] = pid

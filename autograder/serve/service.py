@@ -6,7 +6,10 @@ submission the rules refuse gets a notice; the others are collected and graded t
 the course's grading lock (so `autograder grade` and the service never write one course at
 once), by the batch grader on the hardened path; each student's feedback is released the moment
 their gradebook commit is done. `stop()` (a signal) lets the round in flight finish; a service
-killed outright finds its queue in the journal when it starts again.
+killed outright finds its queue in the journal when it starts again. Started as root with
+``run_as``, it gives root up as soon as the pool has started (``account.become``): the workers
+keep root for the full sandbox, and everything the service itself reads and writes is the
+instructor's.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def journal_path(course) -> str:
 class Service:
     def __init__(self, course, assignments: list[str], *, rules: GradeOnSubmit | None = None,
                  limits: Limits | None = None, workers: int | None = None,
-                 grader: str = DEFAULT_GRADER, out: TextIO | None = None):
+                 grader: str = DEFAULT_GRADER, out: TextIO | None = None, run_as: str | None = None):
         self.course = course
         self.assignments = list(assignments)
         self.rules = rules or GradeOnSubmit(config=course.config)
@@ -47,7 +50,8 @@ class Service:
         self.workers = workers
         self.grader = grader
         self.out = out or sys.stdout
-        self.journal = Journal(journal_path(course))
+        self.run_as = run_as
+        self.journal: Journal | None = None        # opened by run(), as the account that keeps it
         self.pool = None
         self.stopping = False
         self._listing: frozenset[str] | None = None
@@ -59,6 +63,10 @@ class Service:
 
     def run(self) -> None:
         self.pool = batch.make_pool(self.workers, None, self.grader).start()
+        if self.run_as:
+            from autograder.serve.account import become
+            become(self.run_as)
+        self.journal = Journal(journal_path(self.course))
         self._say(f"serving {', '.join(self.assignments)} from {inbound.inbound_path(self.course)} "
                   f"({self.pool.describe()}); {len(self.journal.queued())} submissions queued")
         try:
@@ -67,7 +75,8 @@ class Service:
                     time.sleep(self.rules.poll_seconds)
         finally:
             self.pool.close()
-            self.journal.close()
+            if self.journal is not None:
+                self.journal.close()
             self._say("stopped")
 
     def round(self) -> bool:

@@ -66,6 +66,17 @@ c.JupyterHub.services = [{
                         JUPYTER_RUNTIME_DIR=str(s.runtime_dir(s.instructor))),
     "oauth_no_confirm": True,
 }]
+# Graded on submit: `autograder serve`, started by the hub as root (the hub's own account) so
+# that its workers give each notebook the full sandbox; it goes on as the instructor once they
+# have started (`--as`), and the hub starts it again if it stops.
+if s.grade_on_submit:
+    c.JupyterHub.services.append({
+        "name": "grade-on-submit",
+        "command": [str(s.venv / "bin" / "python"), "-m", "autograder", "serve", "--as", s.instructor,
+                    *s.grade_on_submit],
+        "cwd": str(s.course_root),
+        "environment": s.environment("instructor"),
+    })
 c.JupyterHub.load_roles = [
     {"name": f"formgrade-{s.course_id}", "users": [s.instructor],
      "scopes": [f"access:services!service={s.course_id}"]},

@@ -20,6 +20,8 @@ course.py and the tests agree on every path, name and port:
                             instructor's processes only (it may hold a password)
     COURSE_VENV             the Python environment every server runs in, executable by every
                             user: this repo's .venv-hub (`make hub-venv`)
+    GRADE_ON_SUBMIT         assignments graded as they are submitted, by the
+                            hub-managed `autograder serve` (space or comma separated) none
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ class Settings:
     formgrader_port: int
     venv: Path
     db_url: str | None = None
+    grade_on_submit: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
@@ -72,6 +75,7 @@ class Settings:
             formgrader_port=int(env.get("FORMGRADER_PORT", "9999")),
             venv=Path(env.get("COURSE_VENV", str(REPO / ".venv-hub"))),
             db_url=env.get("NBGRADER_DB_URL") or None,
+            grade_on_submit=tuple(env.get("GRADE_ON_SUBMIT", "").replace(",", " ").split()),
         )
 
     def jupyter_config(self, role: str) -> Path:

@@ -20,13 +20,17 @@ The test creates an instructor and two students (random names, removed afterward
 5. the instructor lands on the hub's home page with the Formgrader one click away;
    the instructor grades with `autograder grade` (as root: the full sandbox), opens
    the Formgrader service, gives the written answer its point and releases feedback; each
-   student fetches feedback and has their own score, and only theirs.
+   student fetches feedback and has their own score, and only theirs;
+6. on a second hub, whose course grades `jacobians` on submit (`autograder serve`, managed by
+   the hub): a student submits and fetches graded feedback on the same page moments later;
+   the service runs as the instructor, the notebook under a throw-away uid.
 
 Skipped with the reason where accounts cannot be created (not root) or a piece is missing.
 Screenshots: artifacts/browser/<test name>/.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -157,6 +161,19 @@ def _checkout_modes() -> dict[Path, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def hub():
+    with _running_hub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def submitting_hub():
+    """A second hub, whose course grades `jacobians` as it is submitted (GRADE_ON_SUBMIT)."""
+    with _running_hub(GRADE_ON_SUBMIT=ASSIGNMENT) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _running_hub(**settings: str):
     reason = _why_skip()
     if reason:
         pytest.skip(reason)
@@ -175,6 +192,7 @@ def hub():
         "HUB_API_PORT": str(free_port()),
         "PROXY_API_PORT": str(free_port()),
         "FORMGRADER_PORT": str(free_port()),
+        **settings,
     }
     students = (f"ags{tag}a", f"ags{tag}b")
     s = Settings.from_env(env)
@@ -209,7 +227,7 @@ def hub():
         if proc is not None:
             kill_tree(proc)
             (ARTIFACTS / "hub").mkdir(parents=True, exist_ok=True)
-            shutil.copy(log, ARTIFACTS / "hub" / "jupyterhub.log")
+            shutil.copy(log, ARTIFACTS / "hub" / f"jupyterhub-{tag}.log")
         for user in users:
             try:
                 uid = pwd.getpwnam(user).pw_uid
@@ -617,3 +635,56 @@ def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(
                   if f"{NOTEBOOK} (Score: {expected[first]:.1f}" in p.read_text())
     out = hub.as_user(second, FEEDBACK_ATTEMPTS, str(feedback_dir), str(theirs))
     assert out == {key: "PermissionError" for key in out}, out
+
+
+def _uids_running(command: bytes) -> list[int]:
+    """The uids of the processes whose command line holds ``command``."""
+    uids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if command in Path(f"/proc/{pid}/cmdline").read_bytes():
+                uids.append(os.stat(f"/proc/{pid}").st_uid)
+    return uids
+
+
+# A line the submitted notebook prints as it runs: the uid the grader ran it under.
+UID_PROBE = "import os\nprint('notebook uid', os.getuid())\n\n"
+
+
+def test_graded_on_submit_the_student_fetches_feedback_seconds_later(submitting_hub, new_page, shots):
+    """`make hub` with GRADE_ON_SUBMIT: the hub runs `autograder serve`; a student who submits
+    from the Assignment List fetches graded feedback on the same page moments later. The
+    service goes on as the instructor (all it writes is theirs), while each notebook still runs
+    in the full sandbox, under a throw-away uid."""
+    hub = submitting_hub
+    s = hub.settings
+    student = hub.students[0]
+    page = new_page()
+    _submit_from_lab(hub, page, shots, student,
+                     dict(answers.CODE, jacobian_by_hand=UID_PROBE + answers.CODE["jacobian_by_hand"]))
+    submitted = time.monotonic()
+    for _ in range(120):            # the student refreshes the list until there is feedback
+        page.locator("#refresh_assignments_list").click()
+        row = labui.assignment_rows(page, "submitted", 1)
+        if "feedback available to fetch" in row.inner_text():
+            break
+        page.wait_for_timeout(500)
+    waited = time.monotonic() - submitted
+    expect(row).to_contain_text("feedback available to fetch")
+    row.locator(".item_status button", has_text="Fetch Feedback").click()
+    expect(page.locator("#submitted_assignments_list a", has_text="view feedback")).to_be_visible(timeout=60_000)
+    shots(page, f"feedback fetched {waited:.0f} s after submitting")
+    (html,) = list((Path(pwd.getpwnam(student).pw_dir) / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK}.html"))
+    text = html.read_text()
+    assert f"{NOTEBOOK} (Score: {answers.AUTOGRADED_POINTS:.1f} / 8.0)" in text
+    assert "not graded yet / 1.0" in text        # the written answer waits for the instructor
+
+    instructor = pwd.getpwnam(s.instructor).pw_uid
+    autograded = s.course_root / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    for written in (autograded, s.course_root / "gradebook.db",
+                    s.course_root / ".autograder" / "serve" / "journal.sqlite"):
+        assert written.stat().st_uid == instructor, written
+    ran_as = int(re.search(r"notebook uid (\d+)", autograded.read_text()).group(1))
+    assert ran_as not in (0, instructor, pwd.getpwnam(student).pw_uid)
+    assert set(_uids_running(b"autograder\0serve\0")) == {instructor}
+    assert "serving jacobians" in hub.log.read_text()
