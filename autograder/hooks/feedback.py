@@ -13,6 +13,7 @@ Imports nbgrader, nbconvert, jinja2 and, when a page is written, latex2mathml.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -80,13 +81,11 @@ class RenderMath(NbGraderPreprocessor):
         return cell, resources
 
     def _mathml(self, match: re.Match) -> str:
-        from latex2mathml.converter import convert
-
         formula = match.lastgroup
         if formula not in FORMULA_DISPLAY:      # code or an escape: as written
             return match.group(0)
         try:
-            mathml = convert(match.group(formula), display=FORMULA_DISPLAY[formula])
+            mathml = _converted(match.group(formula), FORMULA_DISPLAY[formula])
         # latex2mathml raises a variety of errors on LaTeX it does not know; any of them
         # leaves this one formula as the student would have typed it
         except Exception as error:  # noqa: BLE001
@@ -94,6 +93,14 @@ class RenderMath(NbGraderPreprocessor):
             return match.group(0)
         # markdown reads "$" as math again and "\" as an escape: spell them as entities
         return mathml.replace("$", "&#x00024;").replace("\\", "&#x0005C;")
+
+
+# Every student's page has the same markdown cells: each formula is converted once per command.
+@functools.lru_cache(maxsize=4096)
+def _converted(latex: str, display: str) -> str:
+    from latex2mathml.converter import convert
+
+    return convert(latex, display=display)
 
 
 class FeedbackExporter(HTMLExporter):
