@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import time
 
 import nbformat
 import pytest
@@ -101,6 +102,25 @@ def test_code_escapes_and_unreadable_formulas_stay_as_written(caplog):
     assert converted.count("<math") == 2 and 'display="block"' in converted and "\\" not in converted
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         "formula left as LaTeX, latex2mathml cannot read it (ExtraLeftOrMissingRightError()): $\\left( x$"]
+
+
+def test_a_flood_of_markdown_costs_little_and_past_its_share_keeps_its_latex(caplog):
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from autograder.hooks.feedback import MAX_MARKDOWN, RenderMath
+
+    # openers and no closer: what would make the formula pattern quadratic in the answer's length
+    flood = "\\(" * (MAX_MARKDOWN // 4)
+    nb = new_notebook(cells=[new_markdown_cell("$x$"), new_markdown_cell(flood), new_markdown_cell("$y$"),
+                             new_markdown_cell(flood), new_markdown_cell("$z$")])
+    started = time.perf_counter()
+    RenderMath(log=logging.getLogger("feedback")).preprocess(nb, {})
+    assert time.perf_counter() - started < 10      # quadratic, the first flood alone takes minutes
+    sources = [cell.source for cell in nb.cells]
+    assert "<math" in sources[0] and "<math" in sources[2]
+    assert sources[1] == sources[3] == flood and sources[4] == "$z$"    # the second flood is past the share
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"math left as LaTeX past the first {MAX_MARKDOWN} characters of markdown"]
 
 
 def test_hidden_tests_stay_hidden(graded_course):

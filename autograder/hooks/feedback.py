@@ -31,15 +31,21 @@ NBGRADER_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(utils.__file__
 # What is not math in markdown comes first, so that it is skipped whole: fenced code blocks,
 # code spans, escaped backslashes and dollars. An inline $...$ opens on no space, closes on no
 # space before a non-digit and spans no blank line, so "$5 and $10" stays text (pandoc's rule).
+# A formula is at most 2,000 characters and a code span 10,000: a student's answer of many
+# openers and no closer would otherwise cost time quadratic in its length, in the process that
+# writes every student's feedback.
 MARKDOWN_MATH = re.compile(r"""
       (?P<fenced> ^[ ]{0,3}(?P<fence>`{3,}|~{3,}) .*? (?:^[ ]{0,3}(?P=fence)|\Z) )
-    | (?P<code_span> (?P<ticks>`+) .+? (?P=ticks) )
+    | (?P<code_span> (?P<ticks>`+) .{1,10000}? (?P=ticks) )
     | (?P<escaped> \\[\\$] )
-    | \$\$ (?P<display_dollars> .+? ) \$\$
-    | \\\[ (?P<display_brackets> .+? ) \\\]
-    | \\\( (?P<inline_parens> .+? ) \\\)
-    | \$ (?P<inline_dollars> [^\s$] (?:[^$\\\n]|\\.|\n(?![ \t]*\n))*? ) (?<!\s) \$ (?!\d)
+    | \$\$ (?P<display_dollars> .{1,2000}? ) \$\$
+    | \\\[ (?P<display_brackets> .{1,2000}? ) \\\]
+    | \\\( (?P<inline_parens> .{1,2000}? ) \\\)
+    | \$ (?P<inline_dollars> [^\s$] (?:[^$\\\n]|\\.|\n(?![ \t]*\n)){0,2000}? ) (?<!\s) \$ (?!\d)
 """, re.VERBOSE | re.DOTALL | re.MULTILINE)
+# The markdown of one notebook converted at most (the course's text is a few tens of thousands of
+# characters); past it, an essay or an attack on the feedback's writer keeps its LaTeX.
+MAX_MARKDOWN = 200_000
 # the formula's group -> how latex2mathml lays it out
 FORMULA_DISPLAY = {"display_dollars": "block", "display_brackets": "block",
                    "inline_parens": "inline", "inline_dollars": "inline"}
@@ -72,13 +78,28 @@ class RenderMath(NbGraderPreprocessor):
     the grader's comments, into MathML; a formula latex2mathml cannot read stays as its LaTeX,
     with a warning."""
 
+    _budget = MAX_MARKDOWN     # what is left of it in this notebook
+
+    def preprocess(self, nb, resources):
+        self._budget = MAX_MARKDOWN
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown":
-            cell.source = MARKDOWN_MATH.sub(self._mathml, cell.source)
+            cell.source = self._rendered(cell.source)
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("comment"):         # the grader's, from the gradebook (GetGrades): markdown too
-            meta["comment"] = MARKDOWN_MATH.sub(self._mathml, meta["comment"])
+            meta["comment"] = self._rendered(meta["comment"])
         return cell, resources
+
+    def _rendered(self, markdown: str) -> str:
+        if len(markdown) > self._budget:
+            if self._budget >= 0:
+                self.log.warning("math left as LaTeX past the first %d characters of markdown", MAX_MARKDOWN)
+            self._budget = -1
+            return markdown
+        self._budget -= len(markdown)
+        return MARKDOWN_MATH.sub(self._mathml, markdown)
 
     def _mathml(self, match: re.Match) -> str:
         formula = match.lastgroup
