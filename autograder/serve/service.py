@@ -63,13 +63,13 @@ class Service:
 
     def run(self) -> None:
         self.pool = batch.make_pool(self.workers, None, self.grader).start()
-        if self.run_as:
-            from autograder.serve.account import become
-            become(self.run_as)
-        self.journal = Journal(journal_path(self.course))
-        self._say(f"serving {', '.join(self.assignments)} from {inbound.inbound_path(self.course)} "
-                  f"({self.pool.describe()}); {len(self.journal.queued())} submissions queued")
         try:
+            if self.run_as:
+                from autograder.serve.account import become
+                become(self.run_as)
+            self.journal = Journal(journal_path(self.course))
+            self._say(f"serving {', '.join(self.assignments)} from {inbound.inbound_path(self.course)} "
+                      f"({self.pool.describe()}); {len(self.journal.queued())} submissions queued")
             while not self.stopping:
                 if not self.round():
                     time.sleep(self.rules.poll_seconds)
