@@ -37,7 +37,7 @@ c.JupyterHub.default_url = lambda handler: (
     f"{handler.hub.base_url}home" if getattr(handler.current_user, "name", None) == s.instructor else "")
 c.JupyterHub.template_paths = [str(Path(__file__).resolve().parent / "templates")]
 c.JupyterHub.template_vars = {"course": {"id": s.course_id, "instructor": s.instructor,
-                                         "formgrader": f"/services/{s.course_id}/formgrader"}}
+                                         "formgrader": f"{s.formgrader_url}formgrader"}}
 
 # --- who may log in -----------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "pam"

@@ -135,14 +135,22 @@ class Hub:
         return proc
 
 
+def _processes():
+    """(pid, uid, command line as a list) of every process on the machine (read as root)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:             # it ended meanwhile
+            continue
+        yield int(pid), uid, args
+
+
 def _kill_user_processes(uid: int) -> None:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    os.kill(int(entry), signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                pass
+    for pid, owner, _ in _processes():
+        if owner == uid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _lab_settings(tmp: Path, user: str) -> None:
@@ -321,14 +329,8 @@ def _own_notebook(path: Path, source: str, owner: str) -> None:
 def _kernel_connections(uid: int) -> list[dict]:
     """The connection files of `uid`'s running kernels (as root: from their command lines)."""
     found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.stat(f"/proc/{pid}").st_uid != uid:
-                continue
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-        except OSError:
-            continue
-        if "ipykernel_launcher" in " ".join(args):
+    for _, owner, args in _processes():
+        if owner == uid and "ipykernel_launcher" in " ".join(args):
             path = Path(args[args.index("-f") + 1])
             found.append(dict(json.loads(path.read_text()), file=str(path)))
     return found
@@ -637,16 +639,6 @@ def test_instructor_grades_on_the_hub_and_each_student_sees_only_their_feedback(
     assert out == {key: "PermissionError" for key in out}, out
 
 
-def _uids_running(command: bytes) -> list[int]:
-    """The uids of the processes whose command line holds ``command``."""
-    uids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            if command in Path(f"/proc/{pid}/cmdline").read_bytes():
-                uids.append(os.stat(f"/proc/{pid}").st_uid)
-    return uids
-
-
 # A line the submitted notebook prints as it runs: the uid the grader ran it under.
 UID_PROBE = "import os\nprint('notebook uid', os.getuid())\n\n"
 
@@ -686,5 +678,5 @@ def test_graded_on_submit_the_student_fetches_feedback_seconds_later(submitting_
         assert written.stat().st_uid == instructor, written
     ran_as = int(re.search(r"notebook uid (\d+)", autograded.read_text()).group(1))
     assert ran_as not in (0, instructor, pwd.getpwnam(student).pw_uid)
-    assert set(_uids_running(b"autograder\0serve\0")) == {instructor}
+    assert {uid for _, uid, args in _processes() if args[1:4] == ["-m", "autograder", "serve"]} == {instructor}
     assert "serving jacobians" in hub.log.read_text()
